@@ -1,0 +1,53 @@
+# Loyalty Bot. `make run` to try it, `make test` for everything CI runs.
+SHELL := /bin/bash
+VENV  ?= .venv
+PY    := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app wsgi
+
+.PHONY: run test lint types unit venv dev-deps test-deps translations migration bench clean
+
+run: venv translations
+	@scripts/run-dev.sh
+
+test: dev-deps test-deps translations lint types
+	$(VENV)/bin/pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+lint: dev-deps
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+types: dev-deps
+	$(VENV)/bin/mypy
+
+unit: dev-deps translations
+	$(VENV)/bin/pytest tests/unit -q
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	@scripts/ensure-python.sh $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+dev-deps: $(VENV)/.dev-installed
+
+$(VENV)/.dev-installed: requirements.txt requirements-dev.txt
+	@scripts/ensure-python.sh $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $(VENV)/.installed $@
+
+test-deps:
+	@scripts/ensure-test-services.sh
+
+translations: venv
+	@if [ -d bot/translations ]; then $(VENV)/bin/pybabel compile -q -f -d bot/translations -D messages; fi
+
+# Regenerate the initial migration from the models (only while nothing is deployed).
+migration: dev-deps
+	@scripts/regen-migration.sh
+
+bench: dev-deps test-deps
+	$(PY) bench/ledger.py
+
+clean:
+	rm -rf $(VENV) instance/*.db test-artifacts .pytest_cache .mypy_cache .ruff_cache

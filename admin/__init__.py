@@ -1,0 +1,1 @@
+"""The staff console: a Flask blueprint behind Flask-Login."""

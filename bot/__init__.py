@@ -1,0 +1,1 @@
+"""The WhatsApp front door: webhook, conversations, outbox and the chat simulator."""

@@ -1,0 +1,166 @@
+"""Customers: one per E.164 phone number, however they first reached us."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import ForeignKey, String, func, or_, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from domain.codes import clean_code, random_code
+from domain.db import Base, UTCDateTime, utcnow
+from domain.errors import NotFound, ValidationError
+from domain.phones import normalize_phone
+
+LANGUAGES = ("en", "hi")
+SOURCES = ("erp", "whatsapp", "referral", "affiliate", "staff", "demo")
+REFERRAL_CODE_LENGTH = 6
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    language: Mapped[str] = mapped_column(String(8), default="en")
+    source: Mapped[str] = mapped_column(String(16), default="whatsapp")
+    erp_customer_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    wa_user_id: Mapped[str | None] = mapped_column(String(128), index=True)
+
+    opted_in: Mapped[bool] = mapped_column(default=False)
+    opt_in_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    opt_in_source: Mapped[str | None] = mapped_column(String(32))
+
+    tier: Mapped[str] = mapped_column(String(16), default="silver")
+    tier_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Cached from the ledger in the same transaction as every entry; `loyalty verify` checks it.
+    points_balance: Mapped[int] = mapped_column(default=0)
+    # Points a return took back that the balance could not cover (see docs/POLICIES.md).
+    points_owed: Mapped[int] = mapped_column(default=0)
+    lifetime_points: Mapped[int] = mapped_column(default=0)
+
+    referral_code: Mapped[str] = mapped_column(String(16), unique=True)
+    referred_by_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    referred_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    referral_rewarded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    affiliate_id: Mapped[int | None] = mapped_column(ForeignKey("affiliates.id"), index=True)
+    affiliate_attributed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    first_purchase_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    last_active_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    def __repr__(self) -> str:
+        return f"<Customer {self.id}>"
+
+
+@dataclass(frozen=True)
+class NewCustomer:
+    phone: str
+    name: str | None = None
+    language: str = "en"
+    source: str = "whatsapp"
+    erp_customer_id: str | None = None
+    email: str | None = None
+
+
+def find_by_phone(session: Session, raw_phone: str, country_code: int = 91) -> Customer | None:
+    phone = normalize_phone(raw_phone, country_code)
+    return session.scalar(select(Customer).where(Customer.phone == phone))
+
+
+def get_by_phone(session: Session, raw_phone: str, country_code: int = 91) -> Customer:
+    customer = find_by_phone(session, raw_phone, country_code)
+    if customer is None:
+        raise NotFound(f"no customer with phone {raw_phone}")
+    return customer
+
+
+def find_by_referral_code(session: Session, code: str) -> Customer | None:
+    return session.scalar(select(Customer).where(Customer.referral_code == clean_code(code)))
+
+
+def enrol(session: Session, new: NewCustomer, now: dt.datetime, country_code: int = 91) -> tuple[Customer, bool]:
+    """Find the customer with this phone or create one; returns ``(customer, created)``."""
+    phone = normalize_phone(new.phone, country_code)
+    existing = session.scalar(select(Customer).where(Customer.phone == phone))
+    if existing is not None:
+        _fill_blanks(existing, new)
+        return existing, False
+    if new.language not in LANGUAGES:
+        raise ValidationError(f"language must be one of {', '.join(LANGUAGES)}")
+    if new.source not in SOURCES:
+        raise ValidationError(f"source must be one of {', '.join(SOURCES)}")
+    customer = Customer(
+        phone=phone,
+        name=(new.name or "").strip() or None,
+        email=new.email,
+        language=new.language,
+        source=new.source,
+        erp_customer_id=new.erp_customer_id,
+        referral_code=unique_referral_code(session),
+        created_at=now,
+        tier="silver",
+        points_balance=0,
+        points_owed=0,
+        lifetime_points=0,
+        opted_in=False,
+    )
+    session.add(customer)
+    session.flush()
+    return customer, True
+
+
+def _fill_blanks(customer: Customer, new: NewCustomer) -> None:
+    if not customer.name and new.name:
+        customer.name = new.name.strip()
+    if not customer.erp_customer_id and new.erp_customer_id:
+        customer.erp_customer_id = new.erp_customer_id
+    if not customer.email and new.email:
+        customer.email = new.email
+
+
+def unique_referral_code(session: Session) -> str:
+    from domain.affiliates import Affiliate
+
+    while True:
+        code = random_code(REFERRAL_CODE_LENGTH)
+        taken = session.scalar(select(Customer.id).where(Customer.referral_code == code)) or session.scalar(
+            select(Affiliate.id).where(Affiliate.code == code)
+        )
+        if not taken:
+            return code
+
+
+def set_opt_in(customer: Customer, opted_in: bool, source: str, now: dt.datetime) -> bool:
+    """Record consent; returns whether it changed."""
+    if customer.opted_in == opted_in and customer.opt_in_changed_at is not None:
+        return False
+    customer.opted_in = opted_in
+    customer.opt_in_changed_at = now
+    customer.opt_in_source = source
+    return True
+
+
+def search(session: Session, query: str, country_code: int = 91, limit: int = 50, offset: int = 0) -> list[Customer]:
+    """Staff search: a phone in any format, a referral code, an ERP id, or part of a name."""
+    from domain.errors import InvalidPhone
+
+    text = query.strip()
+    if not text:
+        stmt = select(Customer).order_by(Customer.id.desc())
+        return list(session.scalars(stmt.limit(limit).offset(offset)))
+    conditions = [Customer.referral_code == clean_code(text), Customer.erp_customer_id == text]
+    with contextlib.suppress(InvalidPhone):
+        conditions.append(Customer.phone == normalize_phone(text, country_code))
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if len(digits) >= 4 and len(digits) == len(text.replace(" ", "").lstrip("+")):
+        conditions.append(Customer.phone.like(f"%{digits}%"))
+    if len(text) >= 2:
+        conditions.append(func.lower(Customer.name).like(f"%{text.lower()}%"))
+    stmt = select(Customer).where(or_(*conditions)).order_by(Customer.id.desc())
+    return list(session.scalars(stmt.limit(limit).offset(offset)))

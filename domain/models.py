@@ -1,0 +1,33 @@
+"""Import every domain model so that ``Base.metadata`` is complete (for Alembic)."""
+
+from domain.affiliates import Affiliate, Commission, Payout
+from domain.audit import AuditEntry
+from domain.customers import Customer
+from domain.earning import Campaign
+from domain.ledger import LedgerEntry
+from domain.notifications import Notification
+from domain.rewards import Redemption, Reward
+from domain.rules import Setting
+from domain.sales import Order, OrderLine, OrderReturn, Product
+from domain.system import Heartbeat
+from domain.users import StaffUser
+
+__all__ = [
+    "Affiliate",
+    "AuditEntry",
+    "Campaign",
+    "Commission",
+    "Customer",
+    "Heartbeat",
+    "LedgerEntry",
+    "Notification",
+    "Order",
+    "OrderLine",
+    "OrderReturn",
+    "Payout",
+    "Product",
+    "Redemption",
+    "Reward",
+    "Setting",
+    "StaffUser",
+]

@@ -1,0 +1,148 @@
+"""The program's rules: one immutable value, edited by admins, read per unit of work.
+
+Stored as a single JSON document in ``settings`` so that a console edit takes
+effect on the next message or sync without a restart.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from domain.db import Base, UTCDateTime, utcnow
+from domain.errors import ValidationError
+
+TIER_ORDER = ("silver", "gold", "platinum")
+
+
+@dataclass(frozen=True)
+class ProgramRules:
+    currency: str = "INR"
+    # Earning: `points_per_unit` points for every `spend_unit` of net amount.
+    points_per_unit: int = 1
+    spend_unit: Decimal = Decimal("100")
+    tier_multipliers: dict[str, Decimal] = field(
+        default_factory=lambda: {"silver": Decimal("1"), "gold": Decimal("1.25"), "platinum": Decimal("1.5")}
+    )
+    category_multipliers: dict[str, Decimal] = field(default_factory=dict)
+    # Tiers on rolling 12-month net spend.
+    tier_thresholds: dict[str, Decimal] = field(
+        default_factory=lambda: {"silver": Decimal("0"), "gold": Decimal("25000"), "platinum": Decimal("75000")}
+    )
+    tier_window_days: int = 365
+    # Expiry.
+    expiry_months: int = 12
+    expiry_warning_days: int = 14
+    # Referrals.
+    referrer_bonus: int = 100
+    referee_bonus: int = 50
+    referral_min_purchase: Decimal = Decimal("500")
+    referral_new_customer_days: int = 30
+    # Affiliates (defaults for new affiliates).
+    affiliate_window_days: int = 60
+    affiliate_commission_percent: Decimal = Decimal("5")
+    # Vouchers.
+    voucher_valid_days: int = 30
+    # Liability: what one point is worth in money (for the dashboard).
+    point_value: Decimal = Decimal("0.25")
+    # WhatsApp template names for proactive messages outside the 24-hour window.
+    templates: dict[str, str] = field(
+        default_factory=lambda: {
+            "points_earned": "points_earned",
+            "tier_changed": "tier_changed",
+            "points_expiring": "points_expiring",
+            "voucher_issued": "voucher_issued",
+        }
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = _jsonable(dataclasses.asdict(self))
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ProgramRules:
+        defaults = cls()
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            if f.name not in data:
+                continue
+            values[f.name] = _coerce(getattr(defaults, f.name), data[f.name], f.name)
+        rules = cls(**values)
+        rules.validate()
+        return rules
+
+    def validate(self) -> None:
+        if self.points_per_unit < 0 or self.spend_unit <= 0:
+            raise ValidationError("earn rate must be positive")
+        if self.expiry_months < 1:
+            raise ValidationError("expiry must be at least one month")
+        if set(self.tier_thresholds) != set(TIER_ORDER):
+            raise ValidationError("tier thresholds must name silver, gold and platinum")
+        ordered = [self.tier_thresholds[t] for t in TIER_ORDER]
+        if ordered != sorted(ordered) or ordered[0] != 0:
+            raise ValidationError("tier thresholds must start at 0 and rise from silver to platinum")
+        for name, mult in {**self.tier_multipliers, **self.category_multipliers}.items():
+            if mult < 0:
+                raise ValidationError(f"multiplier for {name} must not be negative")
+        if min(self.referrer_bonus, self.referee_bonus) < 0:
+            raise ValidationError("referral bonuses must not be negative")
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _coerce(default: Any, raw: Any, name: str) -> Any:
+    try:
+        if isinstance(default, bool):
+            return bool(raw)
+        if isinstance(default, int):
+            return int(raw)
+        if isinstance(default, Decimal):
+            return Decimal(str(raw))
+        if isinstance(default, dict):
+            sample = next(iter(default.values()), Decimal(0))
+            conv = str if isinstance(sample, str) else (lambda v: Decimal(str(v)))
+            return {str(k).lower() if not isinstance(sample, str) else str(k): conv(v) for k, v in dict(raw).items()}
+        return str(raw)
+    except (ArithmeticError, ValueError, TypeError) as exc:
+        raise ValidationError(f"{name}: {raw!r} is not a valid value") from exc
+
+
+class Setting(Base):
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_by: Mapped[str | None] = mapped_column(String(120))
+
+
+RULES_KEY = "program_rules"
+
+
+def load_rules(session: Session) -> ProgramRules:
+    row = session.scalar(select(Setting).where(Setting.key == RULES_KEY))
+    return ProgramRules.from_json(row.value) if row else ProgramRules()
+
+
+def save_rules(session: Session, rules: ProgramRules, actor: str) -> None:
+    """Store new rules; the caller writes the audit entry and commits."""
+    rules.validate()
+    row = session.get(Setting, RULES_KEY)
+    if row is None:
+        session.add(Setting(key=RULES_KEY, value=rules.to_json(), updated_by=actor))
+    else:
+        row.value = rules.to_json()
+        row.updated_at = utcnow()
+        row.updated_by = actor

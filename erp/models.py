@@ -1,0 +1,55 @@
+"""Sync bookkeeping: watermarks, runs and quarantined rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from domain.db import Base, UTCDateTime
+
+
+class SyncWatermark(Base):
+    """Where the last committed batch of an entity ended: change column value plus key."""
+
+    __tablename__ = "erp_watermarks"
+
+    entity: Mapped[str] = mapped_column(String(32), primary_key=True)
+    changed_at: Mapped[str | None] = mapped_column(String(64))
+    last_key: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SyncRun(Base):
+    __tablename__ = "erp_sync_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # running | ok | failed | skipped
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    full: Mapped[bool] = mapped_column(default=False)
+    entities: Mapped[str] = mapped_column(String(100))
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(Text)
+    trigger: Mapped[str] = mapped_column(String(16), default="schedule")
+    host: Mapped[str | None] = mapped_column(String(100))
+
+
+class QuarantinedRow(Base):
+    """A row we could not use, with why and what it held; fixed rows are picked up again."""
+
+    __tablename__ = "erp_quarantine"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    source_key: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(300))
+    raw: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    first_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("entity", "source_key"),)

@@ -1,0 +1,54 @@
+"""The app factory: wires ``domain``, ``bot``, ``erp`` and ``admin`` together."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+from domain.clock import SystemClock
+from domain.db import Database
+from loyalty import config as cfg
+
+log = logging.getLogger(__name__)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(Path.cwd() / "instance"))
+    app.config.from_mapping(cfg.from_environment())
+    if test_config:
+        app.config.from_mapping(test_config)
+    cfg.check_production(app.config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    _configure_logging(app)
+
+    database = Database(app.config["DATABASE_URL"])
+    app.extensions["loyalty.db"] = database
+    app.extensions.setdefault("loyalty.clock", SystemClock())
+
+    from loyalty import cli, health
+
+    health.init_app(app)
+    cli.init_app(app)
+    _init_packages(app)
+    return app
+
+
+def _init_packages(app: Flask) -> None:
+    """Each edge package attaches itself; they never import each other."""
+    import admin
+    import bot
+    import erp
+
+    for package in (bot, erp, admin):
+        init = getattr(package, "init_app", None)
+        if init is not None:
+            init(app)
+
+
+def _configure_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,226 @@
+"""Operator commands (``flask --app wsgi ...``) from CONTRACT.md.
+
+Expected failures end with one line and exit 1 (``click.ClickException``); a
+command never shows a traceback for a domain error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+from sqlalchemy.exc import OperationalError
+
+from domain import audit, customers, ledger, rewards
+from domain.errors import DomainError
+from domain.rules import load_rules
+from domain.timeutil import add_months
+from domain.users import create_user
+from loyalty import services
+from loyalty.config import country_code
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+db_group = AppGroup("db", help="Database migrations.")
+demo_group = AppGroup("demo", help="Demo data for trying the product.")
+users_group = AppGroup("users", help="Staff accounts.")
+points_group = AppGroup("points", help="Manual points adjustments and look-ups.")
+rewards_group = AppGroup("rewards", help="The reward catalog.")
+loyalty_group = AppGroup("loyalty", help="Ledger checks.")
+
+
+def init_app(app: Flask) -> None:
+    for group in (db_group, demo_group, users_group, points_group, rewards_group, loyalty_group):
+        app.cli.add_command(group)
+    app.cli.add_command(scheduler_command)
+
+
+def one_line_errors(func: F) -> F:
+    """Turn expected failures into one line and exit 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DomainError as exc:
+            raise click.ClickException(exc.reason) from None
+        except OperationalError as exc:
+            raise click.ClickException(f"database unavailable or not migrated: {exc.orig}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply migrations to DATABASE_URL."""
+    from loyalty.migrate import upgrade
+
+    url = services.database().url
+    try:
+        upgrade(url, revision)
+    except OperationalError as exc:
+        raise click.ClickException(f"cannot migrate {services.database().engine.url!r}: {exc.orig}") from None
+    click.echo("database is at the latest revision")
+
+
+@demo_group.command("seed")
+@click.option("--if-empty", is_flag=True, help="Do nothing when customers already exist.")
+@one_line_errors
+def demo_seed(if_empty: bool) -> None:
+    """Demo customers, rewards, an affiliate and orders."""
+    from loyalty.demo import seed
+
+    with services.database().unit_of_work() as session:
+        summary = seed(session, services.now(), country_code(_config()), if_empty=if_empty)
+    click.echo(summary)
+
+
+@users_group.command("create")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "manager", "support"]), required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--name", default=None)
+@one_line_errors
+def users_create(email: str, role: str, password: str, name: str | None) -> None:
+    """Create a staff account."""
+    now = services.now()
+    with services.database().unit_of_work() as session:
+        user = create_user(session, email, role, password, name)
+        audit.record(
+            session,
+            actor="cli",
+            action="user.create",
+            entity_type="staff_user",
+            entity_id=user.id,
+            now=now,
+            details={"email": user.email, "role": role},
+        )
+    click.echo(f"created {role} {user.email}")
+
+
+@points_group.command("award")
+@click.argument("phone")
+@click.argument("points", type=int)
+@click.option("--reason", required=True, help="Why: kept in the ledger and the audit log.")
+@one_line_errors
+def points_award(phone: str, points: int, reason: str) -> None:
+    """Add (or with a negative number, remove) points for the customer with PHONE."""
+    now = services.now()
+    with services.database().unit_of_work() as session:
+        customer = customers.get_by_phone(session, phone, country_code(_config()))
+        rules = load_rules(session)
+        key = f"cli:adjust:{customer.id}:{now.timestamp()}"
+        posting = ledger.adjust(
+            session,
+            customer.id,
+            points,
+            reason=reason,
+            actor="cli",
+            key=key,
+            now=now,
+            expires_at=add_months(now, rules.expiry_months),
+        )
+        audit.record(
+            session,
+            actor="cli",
+            action="points.adjust",
+            entity_type="customer",
+            entity_id=customer.id,
+            now=now,
+            reason=reason,
+            details={"points": points, "entry": posting.entry.id},
+        )
+        balance = customer.points_balance
+    click.echo(f"{points:+d} points for {customer.phone}; balance {balance}")
+
+
+@points_group.command("balance")
+@click.argument("phone")
+@one_line_errors
+def points_balance(phone: str) -> None:
+    """Show the balance, tier and points owed of the customer with PHONE."""
+    with services.database().unit_of_work() as session:
+        customer = customers.get_by_phone(session, phone, country_code(_config()))
+        line = f"{customer.phone}: {customer.points_balance} points, tier {customer.tier}"
+        if customer.points_owed:
+            line += f", {customer.points_owed} points owed from returns"
+    click.echo(line)
+
+
+@rewards_group.command("add")
+@click.argument("name")
+@click.option("--cost", type=int, required=True, help="Points cost.")
+@click.option("--stock", type=int, default=None, help="Units available (unlimited when omitted).")
+@click.option("--limit", "per_customer_limit", type=int, default=None, help="Redemptions per customer.")
+@click.option("--description", default=None)
+@one_line_errors
+def rewards_add(
+    name: str, cost: int, stock: int | None, per_customer_limit: int | None, description: str | None
+) -> None:
+    """Add a catalog entry."""
+    now = services.now()
+    with services.database().unit_of_work() as session:
+        reward = rewards.add_reward(
+            session,
+            name=name,
+            points_cost=cost,
+            stock=stock,
+            per_customer_limit=per_customer_limit,
+            description=description,
+        )
+        audit.record(
+            session,
+            actor="cli",
+            action="reward.create",
+            entity_type="reward",
+            entity_id=reward.id,
+            now=now,
+            details={"name": reward.name, "cost": cost, "stock": stock},
+        )
+    click.echo(
+        f"reward {reward.id}: {reward.name} for {cost} points" + (f", stock {stock}" if stock is not None else "")
+    )
+
+
+@loyalty_group.command("verify")
+@one_line_errors
+def loyalty_verify() -> None:
+    """Recompute every balance from the ledger; exit 1 on drift."""
+    started = dt.datetime.now(dt.UTC)
+    with services.database().unit_of_work() as session:
+        drifts = ledger.verify(session)
+    took = (dt.datetime.now(dt.UTC) - started).total_seconds()
+    if not drifts:
+        click.echo(f"ledger ok: every balance matches its entries ({took:.2f}s)")
+        return
+    for d in drifts[:50]:
+        click.echo(
+            f"customer {d.customer_id}: cached {d.cached_balance}, ledger {d.ledger_balance}, "
+            f"lots {d.lots_remaining}, owed cached {d.cached_owed} ledger {d.ledger_owed}",
+            err=True,
+        )
+    click.echo(f"drift in {len(drifts)} customer balance(s)", err=True)
+    sys.exit(1)
+
+
+@click.command("scheduler")
+def scheduler_command() -> None:
+    """Run scheduled jobs (ERP sync, outbox retries, expiry, tier review) until stopped."""
+    from flask import current_app
+
+    from loyalty.scheduler import run
+
+    run(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+def _config() -> Any:
+    from flask import current_app
+
+    return current_app.config

@@ -1,0 +1,71 @@
+"""Configuration from the environment. Production refuses to boot without real secrets."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+DEV_SECRET = "dev-only-secret-key-not-for-production"
+DEV_VERIFY_TOKEN = "dev-verify-token"
+
+DEFAULTS: dict[str, Any] = {
+    "APP_ENV": "development",
+    "DATABASE_URL": "sqlite:///instance/loyalty.db",
+    "SECRET_KEY": DEV_SECRET,
+    "WHATSAPP_PHONE_ID": None,
+    "WHATSAPP_TOKEN": None,
+    "WHATSAPP_VERIFY_TOKEN": DEV_VERIFY_TOKEN,
+    "WHATSAPP_APP_SECRET": None,
+    "WHATSAPP_API_URL": "https://graph.facebook.com",
+    "WHATSAPP_API_VERSION": "22.0",
+    "DEFAULT_COUNTRY_CODE": "91",
+    "DEFAULT_LOCALE": "en_IN",
+    "CURRENCY": "INR",
+    "ERP_ODBC": None,
+    "ERP_DRIVER": None,
+    "ERP_HOST": None,
+    "ERP_PORT": None,
+    "ERP_DATABASE": None,
+    "ERP_USERNAME": None,
+    "ERP_PASSWORD": None,
+    "ERP_MAPPING_FILE": "erp/mapping.toml",
+    "ERP_SYNC_INTERVAL_MINUTES": "15",
+    "SESSION_HOURS": "12",
+    "BOT_IDLE_MINUTES": "30",
+}
+
+REQUIRED_IN_PRODUCTION = (
+    "SECRET_KEY",
+    "WHATSAPP_APP_SECRET",
+    "WHATSAPP_VERIFY_TOKEN",
+    "WHATSAPP_TOKEN",
+    "WHATSAPP_PHONE_ID",
+    "DATABASE_URL",
+)
+_DEV_VALUES = {DEV_SECRET, DEV_VERIFY_TOKEN}
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    env = os.environ if environ is None else environ
+    return {key: env.get(key, default) for key, default in DEFAULTS.items()}
+
+
+def check_production(config: Mapping[str, Any]) -> None:
+    """Name every secret that is missing or still a development default."""
+    if config.get("APP_ENV") != "production":
+        return
+    unset = {None, "", DEFAULTS["DATABASE_URL"], *_DEV_VALUES}
+    missing = [key for key in REQUIRED_IN_PRODUCTION if config.get(key) in unset]
+    if config.get("SECRET_KEY") and len(str(config["SECRET_KEY"])) < 32 and "SECRET_KEY" not in missing:
+        missing.append("SECRET_KEY (at least 32 characters)")
+    if missing:
+        raise ConfigError("APP_ENV=production refuses to start; set these environment variables: " + ", ".join(missing))
+
+
+def country_code(config: Mapping[str, Any]) -> int:
+    return int(str(config.get("DEFAULT_COUNTRY_CODE") or "91").lstrip("+"))

@@ -1,0 +1,60 @@
+"""GET /health: the database, the scheduler's heartbeat, the last ERP sync."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select, text
+
+from domain.system import last_beat
+from erp.models import SyncRun
+from loyalty import services
+
+SCHEDULER_STALE_SECONDS = 180
+
+
+def init_app(app: Flask) -> None:
+    app.add_url_rule("/health", "health", health)
+
+
+def health() -> ResponseReturnValue:
+    body: dict[str, Any] = {"status": "ok"}
+    db = services.database()
+    now = services.now()
+    try:
+        with db.unit_of_work() as session:
+            session.execute(text("SELECT 1"))
+            beat = last_beat(session, "scheduler")
+            run = session.scalar(select(SyncRun).order_by(SyncRun.started_at.desc()).limit(1))
+            body["database"] = {"status": "ok", "backend": db.engine.dialect.name}
+            body["scheduler"] = _scheduler(beat.beat_at if beat else None, now)
+            body["erp_sync"] = _sync(run)
+    except Exception as exc:  # noqa: BLE001 - health reports, never raises
+        body["status"] = "error"
+        body["database"] = {"status": "error", "error": type(exc).__name__}
+        return jsonify(body), 503
+    if body["scheduler"]["status"] != "ok":
+        body["status"] = "degraded"
+    return jsonify(body), 200
+
+
+def _scheduler(beat_at: Any, now: Any) -> dict[str, Any]:
+    if beat_at is None:
+        return {"status": "never_seen", "last_heartbeat": None}
+    age = (now - beat_at).total_seconds()
+    status = "ok" if age <= SCHEDULER_STALE_SECONDS else "stale"
+    return {"status": status, "last_heartbeat": beat_at.isoformat(), "age_seconds": round(age)}
+
+
+def _sync(run: SyncRun | None) -> dict[str, Any] | None:
+    if run is None:
+        return None
+    return {
+        "status": run.status,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        "counts": run.counts,
+        "error": run.error,
+    }

@@ -1,0 +1,63 @@
+"""The scheduler process: APScheduler in one dedicated process, never in web workers.
+
+Each package offers plain job functions taking the app; only this module puts
+them on a schedule.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from loyalty import jobs
+
+log = logging.getLogger(__name__)
+
+
+def job_table(app: Flask) -> list[tuple[str, Callable[[Flask], Any], dict[str, Any]]]:
+    """(name, function, trigger arguments) for every scheduled job."""
+    table: list[tuple[str, Callable[[Flask], Any], dict[str, Any]]] = [
+        ("heartbeat", jobs.heartbeat, {"trigger": "interval", "seconds": 30}),
+        ("expire_points", jobs.expire_points, {"trigger": "cron", "hour": 0, "minute": 30}),
+        ("warn_expiring", jobs.warn_expiring, {"trigger": "cron", "hour": 9, "minute": 0}),
+        ("expire_vouchers", jobs.expire_vouchers, {"trigger": "cron", "hour": 0, "minute": 45}),
+        ("review_tiers", jobs.review_tiers, {"trigger": "cron", "day": 1, "hour": 1, "minute": 0}),
+    ]
+    return table
+
+
+def safe(app: Flask, name: str, func: Callable[[Flask], Any]) -> Callable[[], None]:
+    """A job that fails is logged and tried again at its next run; the process keeps going."""
+
+    def run_job() -> None:
+        try:
+            with app.app_context():
+                func(app)
+        except Exception:
+            log.exception("scheduled job %s failed", name)
+
+    return run_job
+
+
+def build(app: Flask) -> BlockingScheduler:
+    scheduler = BlockingScheduler(
+        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+    )
+    for name, func, trigger in job_table(app):
+        scheduler.add_job(safe(app, name, func), id=name, name=name, **trigger)
+    return scheduler
+
+
+def run(app: Flask) -> None:
+    scheduler = build(app)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
+    safe(app, "heartbeat", jobs.heartbeat)()
+    log.info("scheduler started with jobs: %s", ", ".join(job.id for job in scheduler.get_jobs()))
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()
