@@ -1,0 +1,77 @@
+"""The values that pass between the webhook, the conversation engine and the outbox.
+
+They know nothing of pywa or HTTP: the engine turns an ``Incoming`` into
+``Reply`` values; the transport stores, sends and retries them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# WhatsApp's documented limits for interactive messages.
+MAX_BUTTONS = 3
+MAX_BUTTON_TITLE = 20
+MAX_LIST_ROWS = 10
+MAX_ROW_TITLE = 24
+MAX_ROW_DESCRIPTION = 72
+MAX_LIST_BUTTON = 20
+MAX_SECTION_TITLE = 24
+MAX_TEXT = 4096
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One inbound WhatsApp message, whatever its type, as the engine sees it."""
+
+    message_id: str
+    phone: str  # E.164, from wa_id
+    kind: str  # text | button | list | image | sticker | location | audio | video | document | contacts | reaction | unsupported
+    text: str | None = None  # the typed text, or the title of the chosen option
+    reply_id: str | None = None  # id of the chosen button or list row
+    wa_user_id: str | None = None  # business-scoped user id, when Meta sends one
+    profile_name: str | None = None
+    referral_code: str | None = None  # from a wa.me link's prefilled text or a click-to-chat ad, if any
+
+
+@dataclass(frozen=True)
+class Button:
+    id: str
+    title: str  # <= 20 characters
+
+
+@dataclass(frozen=True)
+class Row:
+    id: str
+    title: str  # <= 24 characters
+    description: str | None = None  # <= 72 characters
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    rows: tuple[Row, ...]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message to send: plain text, reply buttons, or a list."""
+
+    kind: str  # text | buttons | list
+    body: str
+    buttons: tuple[Button, ...] = ()
+    sections: tuple[Section, ...] = ()
+    list_button: str | None = None  # the list's open button label
+    header: str | None = None
+    footer: str | None = None
+    preview_url: bool = False
+
+
+@dataclass(frozen=True)
+class Template:
+    """An approved template message, for proactive messages outside the 24-hour window."""
+
+    name: str
+    language: str  # e.g. en, hi
+    params: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
