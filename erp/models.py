@@ -53,3 +53,13 @@ class QuarantinedRow(Base):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("entity", "source_key"),)
+
+
+class SyncLease(Base):
+    """Who holds the sync, until when: the cross-host lock where advisory locks are unavailable (SQLite)."""
+
+    __tablename__ = "erp_sync_lease"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 13:25:16.998248
+Create Date: 2026-11-26 13:30:09.927228
 """
 
 from collections.abc import Sequence
@@ -111,6 +111,13 @@ def upgrade() -> None:
     with op.batch_alter_table("erp_quarantine", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_erp_quarantine_last_seen_at"), ["last_seen_at"], unique=False)
 
+    op.create_table(
+        "erp_sync_lease",
+        sa.Column("name", sa.String(length=32), nullable=False),
+        sa.Column("holder", sa.String(length=200), nullable=False),
+        sa.Column("expires_at", domain.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_erp_sync_lease")),
+    )
     op.create_table(
         "erp_sync_runs",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -554,6 +561,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_erp_sync_runs_started_at"))
 
     op.drop_table("erp_sync_runs")
+    op.drop_table("erp_sync_lease")
     with op.batch_alter_table("erp_quarantine", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_erp_quarantine_last_seen_at"))
 
