@@ -1,5 +1,13 @@
-"""Entry point for gunicorn (``gunicorn wsgi:app``) and ``flask --app wsgi``."""
+"""Entry point for gunicorn (``gunicorn wsgi:app``) and ``flask --app wsgi``.
+
+A configuration the app refuses (production without real secrets) ends the
+process with its one-line reason, not a traceback.
+"""
 
 from loyalty import create_app
+from loyalty.config import ConfigError
 
-app = create_app()
+try:
+    app = create_app()
+except ConfigError as exc:
+    raise SystemExit(f"Error: {exc}") from None

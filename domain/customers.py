@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from sqlalchemy import ForeignKey, String, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.codes import clean_code, random_code
@@ -110,8 +111,17 @@ def enrol(session: Session, new: NewCustomer, now: dt.datetime, country_code: in
         lifetime_points=0,
         opted_in=False,
     )
-    session.add(customer)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(customer)
+    except IntegrityError:
+        # Another transaction enrolled the same phone between our look-up and
+        # insert (two first messages at once): theirs wins, ours is the same person.
+        winner = session.scalar(select(Customer).where(Customer.phone == phone))
+        if winner is None:
+            raise
+        _fill_blanks(winner, new)
+        return winner, False
     return customer, True
 
 

@@ -80,33 +80,50 @@ def points_for_order(
     """
     if net_amount <= 0:
         return 0
-    weighted = _weighted_amount(rules, net_amount, lines, campaigns)
-    weighted *= rules.tier_multipliers.get(tier, Decimal(1))
-    exact = weighted * rules.points_per_unit / rules.spend_unit
+    campaigns = list(campaigns)
+    numerator, denominator = _weighted_amount(rules, net_amount, lines, campaigns)
+    numerator *= rules.tier_multipliers.get(tier, Decimal(1)) * rules.points_per_unit
+    exact = numerator / (denominator * rules.spend_unit)
     points = int(exact.to_integral_value(rounding=ROUND_FLOOR))
-    bonus = sum(c.bonus_points for c in campaigns if c.category is None and net_amount >= c.min_amount)
-    return max(points, 0) + bonus
+    return max(points, 0) + _campaign_bonus(net_amount, lines, campaigns)
+
+
+def _campaign_bonus(net_amount: Decimal, lines: Sequence[Line], campaigns: Iterable[CampaignTerms]) -> int:
+    """Flat bonus points, once per order per campaign; a category campaign needs a line in it."""
+    categories = {_category(line) for line in lines if line.amount > 0}
+    return sum(
+        c.bonus_points
+        for c in campaigns
+        if net_amount >= c.min_amount and (c.category is None or c.category.strip().lower() in categories)
+    )
+
+
+def _category(line: Line) -> str | None:
+    return (line.category or "").strip().lower() or None
 
 
 def _weighted_amount(
-    rules: ProgramRules, net_amount: Decimal, lines: Sequence[Line], campaigns: Iterable[CampaignTerms]
-) -> Decimal:
-    campaigns = list(campaigns)
+    rules: ProgramRules, net_amount: Decimal, lines: Sequence[Line], campaigns: Sequence[CampaignTerms]
+) -> tuple[Decimal, Decimal]:
+    """The multiplied amount as an exact fraction ``(numerator, denominator)``.
+
+    Dividing only once, at the end, keeps 100 INR split over three lines worth
+    exactly 100 INR: a per-line share of 33.33... would floor a point away.
+    """
     line_total = sum((line.amount for line in lines if line.amount > 0), Decimal(0))
     if line_total <= 0:
         lines, line_total = [Line(net_amount)], net_amount
-    scale = net_amount / line_total
     total = Decimal(0)
     for line in lines:
         if line.amount <= 0:
             continue
-        category = (line.category or "").strip().lower() or None
+        category = _category(line)
         mult = rules.category_multipliers.get(category, Decimal(1)) if category else Decimal(1)
         for c in campaigns:
-            if net_amount >= c.min_amount and (c.category is None or (category and c.category.lower() == category)):
+            if net_amount >= c.min_amount and (c.category is None or c.category.strip().lower() == category):
                 mult *= c.multiplier
-        total += line.amount * scale * mult
-    return total
+        total += line.amount * mult
+    return total * net_amount, line_total
 
 
 def points_kept_after_return(points_awarded: int, net_amount: Decimal, returned_amount: Decimal) -> int:
@@ -122,6 +139,7 @@ def points_kept_after_return(points_awarded: int, net_amount: Decimal, returned_
 
 
 def running_campaigns(session: Session, day: dt.date) -> list[CampaignTerms]:
+    """Active campaigns whose date range (inclusive, shop-local days) covers ``day``."""
     stmt = select(Campaign).where(Campaign.active.is_(True), Campaign.starts_on <= day, Campaign.ends_on >= day)
     return [campaign_terms(c) for c in session.scalars(stmt)]
 

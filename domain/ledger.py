@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import ForeignKey, Index, String, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from domain import audit
 from domain.customers import Customer
 from domain.db import Base, UTCDateTime
 from domain.errors import InsufficientPoints, NotFound, ValidationError
@@ -182,7 +183,10 @@ def debit(
     available = customer.points_balance
     if points > available and not allow_shortfall:
         raise InsufficientPoints(
-            f"needs {points} points, has {available}", needed=points, balance=available, short=points - available
+            f"needs {points} points but the balance is {available}: {points - available} more needed",
+            needed=points,
+            balance=available,
+            short=points - available,
         )
     taken = min(points, available)
     _consume_lots(session, customer.id, taken)
@@ -255,14 +259,19 @@ def adjust(
     now: dt.datetime,
     expires_at: dt.datetime | None,
 ) -> Posting:
-    """A manual adjustment by staff or the CLI; the caller writes the audit entry."""
+    """A manual adjustment by staff or the CLI, with its audit entry (who, what, when, why).
+
+    Positive points are a new lot expiring at ``expires_at``; negative points
+    are spent oldest first and refused beyond the balance.
+    """
     if not reason.strip():
         raise ValidationError("a reason is required for a manual adjustment")
     if points == 0:
         raise ValidationError("an adjustment must change the balance")
     customer = lock_customer(session, customer_id)
+    note = reason.strip()[:200]
     if points > 0:
-        return credit(
+        posting = credit(
             session,
             customer,
             kind="adjust",
@@ -270,19 +279,25 @@ def adjust(
             key=key,
             now=now,
             expires_at=expires_at,
-            description=reason.strip()[:200],
+            description=note,
             actor=actor,
         )
-    return debit(
-        session,
-        customer,
-        kind="adjust",
-        points=-points,
-        key=key,
-        now=now,
-        description=reason.strip()[:200],
-        actor=actor,
-    )
+    else:
+        posting = debit(
+            session, customer, kind="adjust", points=-points, key=key, now=now, description=note, actor=actor
+        )
+    if posting.created:
+        audit.record(
+            session,
+            actor=actor,
+            action="points.adjust",
+            entity_type="customer",
+            entity_id=customer_id,
+            now=now,
+            reason=reason.strip(),
+            details={"points": points, "entry": posting.entry.id, "balance": customer.points_balance},
+        )
+    return posting
 
 
 @dataclass(frozen=True)
@@ -317,6 +332,6 @@ def verify(session: Session) -> list[Drift]:
     ).outerjoin(sums, sums.c.cid == Customer.id)
     drifts = []
     for cid, cached, owed, balance, lots, ledger_owed in session.execute(stmt):
-        if not (cached == balance == lots and owed == ledger_owed) or cached < 0:
+        if not (cached == balance == lots and owed == ledger_owed) or cached < 0 or owed < 0:
             drifts.append(Drift(cid, cached, int(balance), int(lots), owed, int(ledger_owed)))
     return drifts

@@ -107,9 +107,6 @@ def _create(session: Session, customer: Customer, data: OrderData, rules: Progra
     session.flush()
     if order.status != "completed":
         return order
-    first = customer.first_purchase_at is None
-    if first:
-        customer.first_purchase_at = data.order_date
     _post_difference(session, customer, order, rules, now, f"erp:order:{order.erp_order_id}")
     if order.points_awarded > 0:
         notify(
@@ -125,13 +122,24 @@ def _create(session: Session, customer: Customer, data: OrderData, rules: Progra
             },
             now,
         )
-    if order.net_amount >= rules.referral_min_purchase:
+    _after_purchase(session, customer, order, rules, now)
+    return order
+
+
+def _after_purchase(session: Session, customer: Customer, order: Order, rules: ProgramRules, now: dt.datetime) -> None:
+    """What a completed purchase triggers besides points; each step is idempotent.
+
+    Also run when an order first recorded as cancelled is completed later.
+    """
+    first = customer.first_purchase_at is None
+    if first:
+        customer.first_purchase_at = order.order_date
+    if order.net_amount - order.returned_amount >= rules.referral_min_purchase:
         referrals.reward_first_purchase(session, customer, rules, now, order.net_amount)
     affiliates.record_purchase_commission(
         session, customer, order.id, order.erp_order_id, order.net_amount, order.order_date, first, now
     )
     tiers.evaluate(session, customer, rules, now)
-    return order
 
 
 def _line(line: LineData) -> OrderLine:
@@ -159,6 +167,7 @@ def _changed(order: Order, data: OrderData) -> bool:
 def _update(
     session: Session, customer: Customer, order: Order, data: OrderData, rules: ProgramRules, now: dt.datetime
 ) -> None:
+    was_cancelled = order.status != "completed"
     order.revision += 1
     order.net_amount = money(data.net_amount)
     order.status = data.status
@@ -169,6 +178,8 @@ def _update(
         session.flush()
     order.updated_at = now
     _post_difference(session, customer, order, rules, now, f"erp:order:{order.erp_order_id}:r{order.revision}")
+    if order.status == "completed" and was_cancelled:
+        _after_purchase(session, customer, order, rules, now)
     _adjust_commission(session, order, f"commission:order:{order.erp_order_id}:r{order.revision}", now)
     if order.status == "completed":
         tiers.evaluate(session, customer, rules, now)
@@ -213,7 +224,7 @@ def record_return(session: Session, data: ReturnData, rules: ProgramRules, now: 
         order.revision += 1
         key = f"erp:return:{data.erp_return_id}:r{order.revision}"
     before = order.points_awarded
-    _post_difference(session, customer, order, rules, now, key)
+    _post_difference(session, customer, order, rules, now, key, reprice=False)
     existing.points_clawed += before - order.points_awarded
     _adjust_commission(session, order, f"commission:{key}", now)
     if before > order.points_awarded:
@@ -228,20 +239,35 @@ def record_return(session: Session, data: ReturnData, rules: ProgramRules, now: 
     return Outcome.CREATED if previous == 0 else Outcome.UPDATED
 
 
-def _target_points(session: Session, order: Order, rules: ProgramRules) -> tuple[int, int]:
-    """What the order earns before returns, and what it keeps after them."""
+def _target_points(session: Session, order: Order, rules: ProgramRules, *, reprice: bool) -> tuple[int, int]:
+    """What the order earns before returns, and what it keeps after them.
+
+    A return never re-prices: it keeps a share of what the order earned, so a
+    change of the earn rate or a campaign since the sale cannot make a return
+    give points. A new order or a correction of its amount, lines or status is
+    priced with the rules and the campaigns running on its (shop-local) date.
+    """
     if order.status != "completed":
         return order.points_earned, 0
-    campaigns = earning.running_campaigns(session, order.order_date.date())
-    lines = [earning.Line(ln.amount, ln.category) for ln in order.lines]
-    earned = earning.points_for_order(rules, order.net_amount, lines, order.earn_tier, campaigns)
+    earned = order.points_earned
+    if reprice:
+        campaigns = earning.running_campaigns(session, rules.local_date(order.order_date))
+        lines = [earning.Line(ln.amount, ln.category) for ln in order.lines]
+        earned = earning.points_for_order(rules, order.net_amount, lines, order.earn_tier, campaigns)
     return earned, earning.points_kept_after_return(earned, order.net_amount, order.returned_amount)
 
 
 def _post_difference(
-    session: Session, customer: Customer, order: Order, rules: ProgramRules, now: dt.datetime, key: str
+    session: Session,
+    customer: Customer,
+    order: Order,
+    rules: ProgramRules,
+    now: dt.datetime,
+    key: str,
+    *,
+    reprice: bool = True,
 ) -> None:
-    earned, target = _target_points(session, order, rules)
+    earned, target = _target_points(session, order, rules, reprice=reprice)
     order.points_earned = earned
     diff = target - order.points_awarded
     if diff > 0:

@@ -24,11 +24,27 @@ def normalize_phone(raw: str | None, default_country_code: int = 91) -> str:
         text = "+" + text[2:]
     if not re.fullmatch(r"\+?\d+", text):
         raise InvalidPhone(f"{raw!r} is not a phone number: only digits, spaces, dashes and a leading + are allowed")
-    for candidate in _candidates(text, default_country_code):
-        number = _parse(candidate, default_country_code)
+    numbers = [_parse(candidate, default_country_code) for candidate in _candidates(text, default_country_code)]
+    for number in numbers:
         if number is not None and phonenumbers.is_valid_number(number):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    raise InvalidPhone(f"{raw!r} is not a valid phone number")
+    raise InvalidPhone(f"{raw!r} is not a valid phone number: {_why_invalid(numbers[0])}")
+
+
+_REASONS = {
+    phonenumbers.ValidationResult.TOO_SHORT: "too few digits",
+    phonenumbers.ValidationResult.TOO_LONG: "too many digits",
+    phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "unknown country code",
+    phonenumbers.ValidationResult.INVALID_LENGTH: "wrong number of digits",
+}
+
+
+def _why_invalid(number: phonenumbers.PhoneNumber | None) -> str:
+    """The reason staff can act on, for the number as it was most likely meant."""
+    if number is None:
+        return "it does not read as a number in any country"
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    return _REASONS.get(reason, "no such number in its country's numbering plan")
 
 
 def _candidates(text: str, default_country_code: int) -> list[str]:

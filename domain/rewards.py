@@ -13,6 +13,7 @@ from domain.codes import voucher_code
 from domain.customers import Customer
 from domain.db import Base, UTCDateTime, utcnow
 from domain.errors import (
+    InsufficientPoints,
     InvalidTransition,
     LimitReached,
     NotFound,
@@ -24,6 +25,8 @@ from domain.notifications import notify
 from domain.rules import ProgramRules
 
 STATUSES = ("issued", "fulfilled", "cancelled", "expired")
+# How long refunded points last when the points spent expired while the voucher was out.
+REFUND_GRACE = dt.timedelta(days=30)
 
 
 class Reward(Base):
@@ -203,8 +206,6 @@ def redeem(
 
 
 def _check_can_redeem(session: Session, customer: Customer, reward: Reward, now: dt.datetime) -> None:
-    from domain.errors import InsufficientPoints
-
     if not reward.is_live(now):
         raise RewardUnavailable(f"{reward.name} is not available now", reward=reward.name)
     if not reward.in_stock():
@@ -219,7 +220,8 @@ def _check_can_redeem(session: Session, customer: Customer, reward: Reward, now:
             )
     if customer.points_balance < reward.points_cost:
         raise InsufficientPoints(
-            f"{reward.name} needs {reward.points_cost} points, you have {customer.points_balance}",
+            f"{reward.name} needs {reward.points_cost} points; you have {customer.points_balance}, "
+            f"{reward.points_cost - customer.points_balance} more needed",
             needed=reward.points_cost,
             balance=customer.points_balance,
             short=reward.points_cost - customer.points_balance,
@@ -299,6 +301,17 @@ def cancel(session: Session, redemption_id: int, *, actor: str, now: dt.datetime
     return redemption
 
 
+def refund_expiry(spent_points_expired_at: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+    """Refunded points keep the expiry of the points spent (the soonest, spent first).
+
+    When that date has passed while the voucher was out, they get
+    ``REFUND_GRACE`` from the refund instead, so a refund is never worthless.
+    """
+    if spent_points_expired_at is not None and spent_points_expired_at <= now:
+        return now + REFUND_GRACE
+    return spent_points_expired_at
+
+
 def _void(session: Session, redemption: Redemption, status: str, now: dt.datetime, reason: str) -> None:
     customer = ledger.lock_customer(session, redemption.customer_id)
     redemption.status = status
@@ -310,7 +323,7 @@ def _void(session: Session, redemption: Redemption, status: str, now: dt.datetim
         points=redemption.points_cost,
         key=f"refund:redemption:{redemption.id}",
         now=now,
-        expires_at=redemption.points_expire_at,
+        expires_at=refund_expiry(redemption.points_expire_at, now),
         description=f"{redemption.reward.name} ({status})"[:200],
         redemption_id=redemption.id,
     )
@@ -346,3 +359,48 @@ def _locked_redemption(session: Session, redemption_id: int) -> Redemption:
     if redemption is None:
         raise NotFound(f"redemption {redemption_id} does not exist")
     return redemption
+
+
+def update_reward(
+    session: Session,
+    reward_id: int,
+    *,
+    name: str,
+    points_cost: int,
+    stock: int | None,
+    per_customer_limit: int | None,
+    description: str | None,
+    starts_at: dt.datetime | None,
+    ends_at: dt.datetime | None,
+    active: bool,
+) -> tuple[Reward, dict[str, Any]]:
+    """Edit a catalog entry; returns it and what changed (``{field: [before, after]}``) for the audit log.
+
+    Issued vouchers keep the points they cost: only future redemptions see a new price.
+    """
+    validate_reward(name, points_cost, stock, per_customer_limit, starts_at, ends_at)
+    reward = session.get(Reward, reward_id, with_for_update=True)
+    if reward is None:
+        raise NotFound(f"reward {reward_id} does not exist")
+    wanted: dict[str, Any] = {
+        "name": name.strip(),
+        "points_cost": points_cost,
+        "stock": stock,
+        "per_customer_limit": per_customer_limit,
+        "description": description,
+        "starts_at": starts_at,
+        "ends_at": ends_at,
+        "active": active,
+    }
+    changes: dict[str, Any] = {}
+    for attr, value in wanted.items():
+        before = getattr(reward, attr)
+        if before != value:
+            changes[attr] = [_plain(before), _plain(value)]
+            setattr(reward, attr, value)
+    session.flush()
+    return reward, changes
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if isinstance(value, dt.datetime) else value

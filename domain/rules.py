@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import zoneinfo
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -24,6 +25,8 @@ TIER_ORDER = ("silver", "gold", "platinum")
 @dataclass(frozen=True)
 class ProgramRules:
     currency: str = "INR"
+    # The shop's time zone: campaign dates are local calendar days.
+    timezone: str = "Asia/Kolkata"
     # Earning: `points_per_unit` points for every `spend_unit` of net amount.
     points_per_unit: int = 1
     spend_unit: Decimal = Decimal("100")
@@ -78,20 +81,61 @@ class ProgramRules:
         return rules
 
     def validate(self) -> None:
-        if self.points_per_unit < 0 or self.spend_unit <= 0:
-            raise ValidationError("earn rate must be positive")
-        if self.expiry_months < 1:
-            raise ValidationError("expiry must be at least one month")
+        """Refuse rules that would break the ledger; the message names the field."""
+        self._validate_earning()
+        self._validate_tiers()
+        self._validate_periods()
+        if min(self.referrer_bonus, self.referee_bonus) < 0:
+            raise ValidationError("referral bonuses must not be negative")
+        if self.referral_min_purchase < 0:
+            raise ValidationError("the referral minimum purchase must not be negative")
+        if not Decimal(0) <= self.affiliate_commission_percent <= Decimal(100):
+            raise ValidationError("affiliate commission percent must be between 0 and 100")
+        if self.point_value < 0:
+            raise ValidationError("point value must not be negative")
+        if len(self.currency) != 3 or not self.currency.isalpha():
+            raise ValidationError(f"currency {self.currency!r} is not a 3-letter ISO code")
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValidationError(f"timezone {self.timezone!r} is not a known time zone") from exc
+
+    def _validate_earning(self) -> None:
+        if self.points_per_unit < 0:
+            raise ValidationError("points per unit must not be negative")
+        if self.spend_unit <= 0:
+            raise ValidationError("spend unit must be a positive amount")
+        for name, mult in {**self.tier_multipliers, **self.category_multipliers}.items():
+            if mult < 0:
+                raise ValidationError(f"multiplier for {name} must not be negative")
+        unknown = set(self.tier_multipliers) - set(TIER_ORDER)
+        if unknown:
+            raise ValidationError(f"tier multipliers name unknown tiers: {', '.join(sorted(unknown))}")
+
+    def _validate_tiers(self) -> None:
         if set(self.tier_thresholds) != set(TIER_ORDER):
             raise ValidationError("tier thresholds must name silver, gold and platinum")
         ordered = [self.tier_thresholds[t] for t in TIER_ORDER]
         if ordered != sorted(ordered) or ordered[0] != 0:
             raise ValidationError("tier thresholds must start at 0 and rise from silver to platinum")
-        for name, mult in {**self.tier_multipliers, **self.category_multipliers}.items():
-            if mult < 0:
-                raise ValidationError(f"multiplier for {name} must not be negative")
-        if min(self.referrer_bonus, self.referee_bonus) < 0:
-            raise ValidationError("referral bonuses must not be negative")
+
+    def _validate_periods(self) -> None:
+        if self.expiry_months < 1:
+            raise ValidationError("expiry must be at least one month")
+        periods = {
+            "tier window": self.tier_window_days,
+            "voucher validity": self.voucher_valid_days,
+            "affiliate window": self.affiliate_window_days,
+        }
+        for name, days in periods.items():
+            if days < 1:
+                raise ValidationError(f"{name} must be at least one day")
+        if self.expiry_warning_days < 0 or self.referral_new_customer_days < 0:
+            raise ValidationError("warning and referral periods must not be negative")
+
+    def local_date(self, moment: dt.datetime) -> dt.date:
+        """The shop's calendar day at ``moment`` (campaigns run on local days)."""
+        return moment.astimezone(zoneinfo.ZoneInfo(self.timezone)).date()
 
 
 def _jsonable(value: Any) -> Any:

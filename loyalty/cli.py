@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import sys
+import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -105,37 +106,28 @@ def users_create(email: str, role: str, password: str, name: str | None) -> None
     click.echo(f"created {role} {user.email}")
 
 
-@points_group.command("award")
+# ignore_unknown_options lets a negative POINTS (``-50``) through as an argument.
+@points_group.command("award", context_settings={"ignore_unknown_options": True})
 @click.argument("phone")
 @click.argument("points", type=int)
 @click.option("--reason", required=True, help="Why: kept in the ledger and the audit log.")
+@click.option("--actor", default="cli", show_default=True, help="Who is making the change (for the audit log).")
 @one_line_errors
-def points_award(phone: str, points: int, reason: str) -> None:
+def points_award(phone: str, points: int, reason: str, actor: str) -> None:
     """Add (or with a negative number, remove) points for the customer with PHONE."""
     now = services.now()
     with services.database().unit_of_work() as session:
         customer = customers.get_by_phone(session, phone, country_code(_config()))
         rules = load_rules(session)
-        key = f"cli:adjust:{customer.id}:{now.timestamp()}"
-        posting = ledger.adjust(
+        ledger.adjust(
             session,
             customer.id,
             points,
             reason=reason,
-            actor="cli",
-            key=key,
+            actor=actor,
+            key=f"cli:adjust:{uuid.uuid4().hex}",
             now=now,
             expires_at=add_months(now, rules.expiry_months),
-        )
-        audit.record(
-            session,
-            actor="cli",
-            action="points.adjust",
-            entity_type="customer",
-            entity_id=customer.id,
-            now=now,
-            reason=reason,
-            details={"points": points, "entry": posting.entry.id},
         )
         balance = customer.points_balance
     click.echo(f"{points:+d} points for {customer.phone}; balance {balance}")
