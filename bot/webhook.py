@@ -1,9 +1,99 @@
-"""Placeholder: the webhook is being built (issue 3)."""
+"""``/webhook``: Meta's verification handshake and signed updates, answered without waiting on Graph.
+
+pywa's ``WhatsApp`` client checks the verify token and the ``X-Hub-Signature-256``
+(its documented hooks for a custom server: ``webhook_challenge_handler`` and
+``webhook_update_validator``). We do not let pywa route the POST itself
+(``WhatsApp(server=app)``) because in 4.5 its handlers run inside the request and it
+answers 200 even when a handler failed, so a message lost to a database outage would
+never be redelivered; it also drops updates whose ``contacts[]`` lack ``user_id``,
+reads only the first message of a batch, and de-duplicates per process only.
+Instead: parse (``bot.inbound``), run each message through ``bot.pipeline`` in its own
+transaction, answer, and hand the queued replies to the sender threads.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
+import json
+import logging
+from typing import Any
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from pywa import WhatsApp
+from pywa import utils as wa_utils
+
+from bot import inbound, pipeline, sender, status
+from loyalty import services
+from loyalty.config import country_code
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("webhook", __name__)
 
 
 def init_app(app: Flask) -> None:
-    return None
+    app.extensions["bot.webhook"] = _verifier(app.config)
+    app.register_blueprint(bp)
+
+
+def _verifier(config: Any) -> WhatsApp:
+    """A pywa client used only for the handshake and the signature check (no token: it sends nothing)."""
+    secret = config.get("WHATSAPP_APP_SECRET")
+    if not secret:
+        log.warning("WHATSAPP_APP_SECRET is not set: webhook signatures are NOT checked (development only)")
+    return WhatsApp(
+        verify_token=config.get("WHATSAPP_VERIFY_TOKEN"),
+        app_secret=secret or None,
+        validate_updates=bool(secret),
+        webhook_endpoint="/webhook",
+        filter_updates=False,
+    )
+
+
+def _wa() -> WhatsApp:
+    client: WhatsApp = current_app.extensions["bot.webhook"]
+    return client
+
+
+@bp.get("/webhook")
+def verify() -> Response:
+    if request.args.get("hub.mode", "subscribe") != "subscribe":
+        return Response("Forbidden", 403, content_type="text/plain")
+    body, code = _wa().webhook_challenge_handler(
+        vt=request.args.get(wa_utils.HUB_VT), ch=request.args.get(wa_utils.HUB_CH)
+    )
+    return Response(body or "", code, content_type="text/plain")
+
+
+@bp.post("/webhook")
+def receive() -> tuple[Response, int]:
+    body = request.get_data(cache=False)
+    rejected = _wa().webhook_update_validator(body, request.headers.get(wa_utils.HUB_SIG))
+    if rejected:
+        return jsonify(error=rejected[0].lower()), rejected[1]
+    try:
+        update = inbound.parse(json.loads(body), country_code(current_app.config))
+    except (ValueError, UnicodeDecodeError) as exc:
+        message = str(exc) if isinstance(exc, inbound.PayloadError) else "the body is not valid JSON"
+        return jsonify(error="bad request", detail=message), 400
+    if update.unknown_senders:
+        log.warning("webhook: %d message(s) without a usable phone number were acknowledged", update.unknown_senders)
+    return _handle(current_app._get_current_object(), update)  # type: ignore[attr-defined]
+
+
+def _handle(app: Flask, update: inbound.Update) -> tuple[Response, int]:
+    db, config = services.database(app), app.config
+    to_send: list[tuple[int, str]] = []
+    try:
+        for message in update.messages:
+            to_send += pipeline.receive(db, message.incoming, services.now(app), config, message.raw)
+        if update.statuses:
+            with db.unit_of_work() as session:
+                for report in update.statuses:
+                    status.apply(session, report, services.now(app))
+    except Exception:
+        log.exception("webhook: could not store an update; Meta will redeliver it")
+        return jsonify(error="temporarily unavailable"), 500
+    finally:
+        if to_send:
+            sender.dispatcher(app).submit(to_send)
+    return jsonify(status="ok"), 200

@@ -15,6 +15,8 @@ from typing import Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
+from bot import jobs as bot_jobs
+from erp import jobs as erp_jobs
 from loyalty import jobs
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,9 @@ def job_table(app: Flask) -> list[tuple[str, Callable[[Flask], Any], dict[str, A
         ("warn_expiring", jobs.warn_expiring, {"trigger": "cron", "hour": 9, "minute": 0}),
         ("expire_vouchers", jobs.expire_vouchers, {"trigger": "cron", "hour": 0, "minute": 45}),
         ("review_tiers", jobs.review_tiers, {"trigger": "cron", "day": 1, "hour": 1, "minute": 0}),
+        ("retry_outbox", bot_jobs.retry_outbox, {"trigger": "interval", "seconds": 15}),
+        ("dispatch_notifications", bot_jobs.dispatch_notifications, {"trigger": "interval", "seconds": 20}),
+        ("erp_sync", erp_jobs.sync_job, {"trigger": "interval", "minutes": erp_jobs.interval_minutes(app)}),
     ]
     return table
 

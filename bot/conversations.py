@@ -1,0 +1,66 @@
+"""The Conversation row per phone number: race-safe get-or-create, the 24-hour window, flood counting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
+
+from bot.models import Conversation
+
+SERVICE_WINDOW = dt.timedelta(hours=24)
+FLOOD_LIMIT = 20  # messages per FLOOD_WINDOW; the next one gets the notice
+FLOOD_WINDOW = dt.timedelta(minutes=1)
+FLOOD_MUTE = dt.timedelta(minutes=10)
+
+
+def load(session: Session, phone: str, now: dt.datetime) -> Conversation:
+    """Get or create the conversation for an E.164 ``phone``, locked until the transaction ends.
+
+    Two workers receiving the first messages of a new number at once both INSERT;
+    ON CONFLICT DO NOTHING lets one win without an error, and SELECT ... FOR UPDATE
+    (BEGIN IMMEDIATE on SQLite) makes the second wait for the first to commit.
+    """
+    known = session.identity_map.get(identity_key(Conversation, phone))
+    if isinstance(known, Conversation):
+        return known
+    session.execute(_insert_ignore(session, phone, now))
+    return session.execute(select(Conversation).where(Conversation.phone == phone).with_for_update()).scalar_one()
+
+
+def _insert_ignore(session: Session, phone: str, now: dt.datetime) -> Any:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {"phone": phone, "state": "start", "data": {}, "updated_at": now, "handoff": False, "flood_count": 0}
+    return insert(Conversation).values(**values).on_conflict_do_nothing(index_elements=["phone"])
+
+
+def window_open(conv: Conversation, now: dt.datetime) -> bool:
+    """WhatsApp's customer-service window: free-form messages only within 24 h of the last inbound."""
+    return conv.last_inbound_at is not None and now - conv.last_inbound_at < SERVICE_WINDOW
+
+
+def is_muted(conv: Conversation, now: dt.datetime) -> bool:
+    return conv.muted_until is not None and now < conv.muted_until
+
+
+def count_message(conv: Conversation, now: dt.datetime) -> bool:
+    """Count one inbound message; True exactly when this one crosses the flood limit.
+
+    A fixed one-minute window kept on the row itself: no shared counter, so a
+    flooding number slows down no one else, and all workers see the same count.
+    """
+    if conv.flood_window_start is None or now - conv.flood_window_start >= FLOOD_WINDOW:
+        conv.flood_window_start = now
+        conv.flood_count = 0
+    conv.flood_count += 1
+    if conv.flood_count > FLOOD_LIMIT:
+        conv.muted_until = now + FLOOD_MUTE
+        conv.flood_count = 0
+        conv.flood_window_start = None
+        return True
+    return False

@@ -1,0 +1,113 @@
+"""The bot's scheduled work (run by the scheduler process, never inside web workers)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import conversations, outbox
+from bot.models import Conversation
+from bot.sender import deliver, sender_for
+from domain.customers import Customer
+from domain.notifications import Notification
+from loyalty import services
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+
+
+def retry_outbox(app: Flask) -> Counter[str]:
+    """Send every row that is due: new ones the web worker could not send, backed-off retries,
+    and rows whose sender died mid-attempt. Rows are claimed one by one, so running
+    beside the web workers' sender threads never sends a message twice."""
+    db, snd = services.database(app), sender_for(app)
+    results: Counter[str] = Counter()
+    after = 0
+    while True:
+        with db.unit_of_work() as session:
+            ids = [i for i in outbox.due_ids(session, services.now(app), limit=BATCH) if i > after]
+        if not ids:
+            break
+        for outbox_id in ids:
+            results[deliver(db, snd, outbox_id, lambda: services.now(app))] += 1
+        after = ids[-1]
+    if results["sent"] or results["failed"] or results["retry"]:
+        log.info("outbox retry: %s", dict(results))
+    return results
+
+
+def dispatch_notifications(app: Flask) -> Counter[str]:
+    """Turn pending domain notifications into outbox rows, then try to send them."""
+    db, config = services.database(app), app.config
+    results: Counter[str] = Counter()
+    after = 0
+    while True:
+        with db.unit_of_work() as session:
+            batch = _pending_after(session, after)
+            for notification in batch:
+                results[dispatch_one(session, notification, services.now(app), config)] += 1
+        if not batch:
+            break
+        after = batch[-1].id
+    if results:
+        log.info("notifications: %s", dict(results))
+        retry_outbox(app)
+    return results
+
+
+def _pending_after(session: Session, after: int) -> list[Notification]:
+    stmt = (
+        select(Notification)
+        .where(Notification.status == "pending", Notification.id > after)
+        .order_by(Notification.id)
+        .limit(BATCH)
+    )
+    return list(session.scalars(stmt))
+
+
+def dispatch_one(session: Session, notification: Notification, now: dt.datetime, config: Mapping[str, Any]) -> str:
+    """Skip (with the reason), or enqueue the in-window message or else the approved template."""
+    customer = session.get(Customer, notification.customer_id)
+    if customer is None or not customer.opted_in:
+        return _close(notification, "skipped", now, "customer not opted in" if customer else "customer not found")
+    try:
+        with session.begin_nested():
+            message = _render(session, notification, customer, now, config)
+            outbox.enqueue(
+                session,
+                customer.phone,
+                message,
+                key=f"notification:{notification.id}",
+                now=now,
+                customer_id=customer.id,
+                origin="notification",
+            )
+    except Exception as exc:
+        log.exception("notification %d could not be rendered", notification.id)
+        return _close(notification, "skipped", now, f"render failed: {type(exc).__name__}")
+    return _close(notification, "dispatched", now)
+
+
+def _render(
+    session: Session, notification: Notification, customer: Customer, now: dt.datetime, config: Mapping[str, Any]
+) -> Any:
+    from bot import notify
+
+    reply, template = notify.render(session, notification, customer, config)
+    conv = session.get(Conversation, customer.phone)
+    return reply if conv is not None and conversations.window_open(conv, now) else template
+
+
+def _close(notification: Notification, status: str, now: dt.datetime, reason: str | None = None) -> str:
+    notification.status = status
+    notification.status_reason = reason
+    notification.dispatched_at = now if status == "dispatched" else None
+    return status

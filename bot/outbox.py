@@ -1,0 +1,144 @@
+"""The outbox: every outgoing message is a row first, and is sent after its transaction commits.
+
+A row moves ``queued -> sending -> sent -> delivered -> read`` or ends ``failed``.
+Claiming a row is one conditional UPDATE, so the after-commit sender thread of any
+web worker and the scheduler's retry job never send the same row twice; a claim is
+a lease (``next_attempt_at`` moves ahead) so a row claimed by a process that died is
+picked up again later.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.messages import Button, Reply, Row, Section, Template
+from bot.models import OutboxMessage
+
+LEASE = dt.timedelta(seconds=60)  # longer than the sender's HTTP timeout
+BACKOFF_BASE = dt.timedelta(seconds=10)
+BACKOFF_MAX = dt.timedelta(minutes=10)
+GIVE_UP_AFTER = dt.timedelta(hours=24)  # the customer-service window is closed by then anyway
+PENDING = ("queued", "sending")
+
+
+def enqueue(
+    session: Session,
+    phone: str,
+    message: Reply | Template,
+    *,
+    key: str,
+    now: dt.datetime,
+    customer_id: int | None = None,
+    origin: str = "bot",
+) -> OutboxMessage | None:
+    """Add a message to send once per ``key``; ``None`` if that key was already enqueued."""
+    kind = "template" if isinstance(message, Template) else message.kind
+    values = {
+        "phone": phone,
+        "customer_id": customer_id,
+        "kind": kind,
+        "payload": dataclasses.asdict(message),
+        "idempotency_key": key,
+        "status": "queued",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "origin": origin,
+        "created_at": now,
+    }
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    return session.scalars(stmt.returning(OutboxMessage)).one_or_none()
+
+
+def message_of(row: OutboxMessage) -> Reply | Template:
+    """Rebuild the value that was enqueued, to hand it to a sender."""
+    data = dict(row.payload)
+    if row.kind == "template":
+        return Template(data["name"], data["language"], tuple(data.get("params", ())), dict(data.get("extra", {})))
+    buttons = tuple(Button(**b) for b in data.get("buttons", ()))
+    sections = tuple(Section(s["title"], tuple(Row(**r) for r in s.get("rows", ()))) for s in data.get("sections", ()))
+    return Reply(**{**data, "buttons": buttons, "sections": sections})
+
+
+def claim(session: Session, outbox_id: int, now: dt.datetime) -> OutboxMessage | None:
+    """Take the row for one send attempt, or ``None`` if someone else has it, it is not due,
+    or an earlier message to the same phone is still unsent (replies keep their order)."""
+    table = OutboxMessage.__table__
+    earlier = table.alias("earlier")
+    blocked = exists().where(earlier.c.phone == table.c.phone, earlier.c.id < table.c.id, earlier.c.status.in_(PENDING))
+    stmt = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == outbox_id,
+            OutboxMessage.status.in_(PENDING),
+            OutboxMessage.next_attempt_at <= now,
+            ~blocked,
+        )
+        .values(status="sending", attempts=OutboxMessage.attempts + 1, next_attempt_at=now + LEASE)
+        .execution_options(synchronize_session=False)
+    )
+    if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    return session.get(OutboxMessage, outbox_id, populate_existing=True)
+
+
+def due_ids(session: Session, now: dt.datetime, limit: int = 200) -> list[int]:
+    """Rows the retry job should try now, oldest first (queued and due, or a lease that ran out)."""
+    stmt = (
+        select(OutboxMessage.id)
+        .where(OutboxMessage.status.in_(PENDING), OutboxMessage.next_attempt_at <= now)
+        .order_by(OutboxMessage.id)
+        .limit(limit)
+    )
+    return list(session.scalars(stmt))
+
+
+def mark_sent(session: Session, outbox_id: int, wa_message_id: str, now: dt.datetime) -> None:
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id, OutboxMessage.status == "sending")
+        .values(status="sent", wa_message_id=wa_message_id, sent_at=now, error_code=None, error=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(stmt)
+
+
+def mark_failed(session: Session, outbox_id: int, code: str | None, reason: str, now: dt.datetime) -> None:
+    """A permanent failure: WhatsApp will never accept this message as it is."""
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id == outbox_id, OutboxMessage.status.in_(PENDING))
+        .values(status="failed", error_code=code, error=reason[:300], failed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(stmt)
+
+
+def schedule_retry(session: Session, outbox_id: int, code: str | None, reason: str, now: dt.datetime) -> bool:
+    """Back off exponentially after a transient error; False if it is too old and was failed instead."""
+    row = session.get(OutboxMessage, outbox_id, populate_existing=True)
+    if row is None or row.status != "sending":
+        return False
+    if now - row.created_at >= GIVE_UP_AFTER:
+        mark_failed(session, outbox_id, code, f"gave up after {row.attempts} attempts: {reason}", now)
+        return False
+    row.status = "queued"
+    row.next_attempt_at = now + backoff(row.attempts)
+    row.error_code, row.error = code, reason[:300]
+    return True
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """10 s, 20 s, 40 s ... capped at 10 minutes."""
+    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+
+
+def pending_for(session: Session, phone: str) -> list[OutboxMessage]:
+    """Unsent rows for one phone, oldest first (for the console and tests)."""
+    stmt = select(OutboxMessage).where(OutboxMessage.phone == phone, OutboxMessage.status.in_(PENDING))
+    return list(session.scalars(stmt.order_by(OutboxMessage.id)))

@@ -1,0 +1,227 @@
+"""Who actually talks to WhatsApp: pywa's client, or a log-only stand-in when there are no credentials.
+
+Both satisfy ``Sender``: ``send(phone, message)`` returns WhatsApp's message id or raises
+``SendError`` saying whether trying again later could help. ``deliver`` does one
+attempt for one outbox row; ``Dispatcher`` runs it off the request path after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import uuid
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+import httpx
+from flask import Flask
+from pywa import WhatsApp
+from pywa import types as wa_types
+from pywa.errors import WhatsAppError
+from pywa.types.templates import TemplateLanguage
+
+from bot import outbox
+from bot.messages import Reply, Template
+from domain.db import Database
+
+log = logging.getLogger(__name__)
+
+# Errors worth retrying even though Graph answered 4xx: rate limits and "try again later".
+TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613, 80007, 130429, 131000, 131016, 131048, 131056, 133004})
+
+
+class SendError(Exception):
+    def __init__(self, reason: str, *, code: str | None = None, transient: bool) -> None:
+        super().__init__(reason)
+        self.reason, self.code, self.transient = reason, code, transient
+
+
+class Sender(Protocol):
+    def send(self, phone: str, message: Reply | Template) -> str: ...
+
+
+class LogSender:
+    """Without ``WHATSAPP_TOKEN``/``WHATSAPP_PHONE_ID`` nothing leaves the machine: each message is
+    marked sent with a ``local.`` id, so ``make run`` and the simulator work without credentials."""
+
+    def send(self, phone: str, message: Reply | Template) -> str:
+        kind = "template" if isinstance(message, Template) else message.kind
+        log.info("no WhatsApp credentials: %s message kept locally", kind)
+        return f"local.{uuid.uuid4().hex}"
+
+
+class PywaSender:
+    """The Cloud API through pywa, at ``WHATSAPP_API_URL`` instead of the public Graph host."""
+
+    def __init__(self, token: str, phone_id: str, api_url: str, api_version: str, timeout: float = 10.0) -> None:
+        session = httpx.Client(transport=RebasingTransport(api_url), timeout=timeout)
+        self.client = WhatsApp(phone_id=phone_id, token=token, session=session, api_version=api_version)
+
+    def send(self, phone: str, message: Reply | Template) -> str:
+        to = phone.lstrip("+")  # the wa_id form: digits only, never the business-scoped user id
+        try:
+            return self._send(to, message)
+        except WhatsAppError as exc:
+            raise classify(exc) from exc
+        except httpx.HTTPError as exc:
+            raise SendError(f"network: {type(exc).__name__}", transient=True) from exc
+
+    def _send(self, to: str, message: Reply | Template) -> str:
+        if isinstance(message, Template):
+            return self._send_template(to, message)
+        header, footer = message.header, message.footer
+        if message.kind == "buttons":
+            buttons = [wa_types.Button(title=b.title, callback_data=b.id) for b in message.buttons]
+            return self.client.send_message(to, message.body, header, footer, buttons).id
+        if message.kind == "list":
+            sections = [
+                wa_types.Section(s.title, [wa_types.SectionRow(r.title, r.id, r.description) for r in s.rows])
+                for s in message.sections
+            ]
+            listing = wa_types.SectionList(button_title=message.list_button or "Menu", sections=sections)
+            return self.client.send_message(to, message.body, header, footer, listing).id
+        return self.client.send_message(to, message.body, preview_url=message.preview_url).id
+
+    def _send_template(self, to: str, template: Template) -> str:
+        components: list[dict[str, Any]] | None = template.extra.get("components")
+        if components is None and template.params:
+            parameters = [{"type": "text", "text": p} for p in template.params]
+            components = [{"type": "body", "parameters": parameters}]
+        language = TemplateLanguage(template.language)
+        return self.client.send_template(to, template.name, language, components).id
+
+
+class RebasingTransport(httpx.HTTPTransport):
+    """pywa pins its session's base URL to graph.facebook.com; this moves each request to ``base_url``
+    (keeping the ``/v22.0/...`` path), using only httpx's public transport API."""
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.base = httpx.URL(base_url.rstrip("/"))
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        request.url = request.url.copy_with(
+            scheme=self.base.scheme,
+            host=self.base.host,
+            port=self.base.port,
+            raw_path=self.base.raw_path.rstrip(b"/") + request.url.raw_path,
+        )
+        request.headers["Host"] = self.base.netloc.decode("ascii")
+        return super().handle_request(request)
+
+
+def classify(exc: WhatsAppError) -> SendError:
+    """5xx, 429 and Meta's throttling codes are worth a retry; everything else is final."""
+    status = exc.raw_response.status_code if exc.raw_response is not None else None
+    transient = (
+        (status is not None and (status >= 500 or status == 429))
+        or exc.code in TRANSIENT_CODES
+        or bool(exc.is_transient)
+    )
+    detail = exc.details or exc.message
+    reason = f"{exc.message}: {detail}" if detail != exc.message else detail
+    return SendError(reason, code=str(exc.code), transient=transient)
+
+
+def make_sender(config: Mapping[str, Any]) -> Sender:
+    token, phone_id = config.get("WHATSAPP_TOKEN"), config.get("WHATSAPP_PHONE_ID")
+    if not token or not phone_id:
+        return LogSender()
+    return PywaSender(
+        str(token),
+        str(phone_id),
+        str(config.get("WHATSAPP_API_URL") or "https://graph.facebook.com"),
+        str(config.get("WHATSAPP_API_VERSION") or "22.0"),
+    )
+
+
+def sender_for(app: Flask) -> Sender:
+    """The app's sender, built on first use (tests may put their own in ``app.extensions``)."""
+    found: Sender | None = app.extensions.get("bot.sender")
+    if found is None:
+        found = app.extensions.setdefault("bot.sender", make_sender(app.config))
+    return found
+
+
+def deliver(db: Database, sender: Sender, outbox_id: int, now: Callable[[], Any]) -> str:
+    """One attempt for one row: claim, send outside any transaction, record the outcome.
+
+    Returns what happened: ``skipped`` (not ours to send now), ``sent``, ``retry`` or ``failed``.
+    """
+    with db.unit_of_work() as session:
+        row = outbox.claim(session, outbox_id, now())
+        if row is None:
+            return "skipped"
+        phone, message = row.phone, outbox.message_of(row)
+    try:
+        wa_message_id = sender.send(phone, message)
+    except SendError as exc:
+        return _record_error(db, outbox_id, exc, now())
+    with db.unit_of_work() as session:
+        outbox.mark_sent(session, outbox_id, wa_message_id, now())
+    return "sent"
+
+
+def _record_error(db: Database, outbox_id: int, exc: SendError, at: Any) -> str:
+    with db.unit_of_work() as session:
+        if exc.transient and outbox.schedule_retry(session, outbox_id, exc.code, exc.reason, at):
+            log.warning("outbox %d: transient send error %s, will retry", outbox_id, exc.code)
+            return "retry"
+        outbox.mark_failed(session, outbox_id, exc.code, exc.reason, at)
+    log.warning("outbox %d: failed for good (%s): %s", outbox_id, exc.code, exc.reason)
+    return "failed"
+
+
+class Dispatcher:
+    """A few sender threads per process, fed outbox ids after commit.
+
+    Rows for one phone always go to the same thread, so a customer's replies keep
+    their order; different customers don't wait for each other.
+    """
+
+    def __init__(self, app: Flask, threads: int = 4) -> None:
+        self.app = app
+        self.queues: list[queue.Queue[int]] = [queue.Queue() for _ in range(threads)]
+        self.lock = threading.Lock()
+        self.started = False
+
+    def submit(self, items: Iterable[tuple[int, str]]) -> None:
+        """Queue (outbox id, phone) pairs; never blocks the request."""
+        self._start()
+        for outbox_id, phone in items:
+            self.queues[zlib.crc32(phone.encode()) % len(self.queues)].put(outbox_id)
+
+    def wait_idle(self) -> None:
+        """Block until every submitted id has been tried (tests, shutdown)."""
+        for q in self.queues:
+            q.join()
+
+    def _start(self) -> None:
+        with self.lock:
+            if self.started:
+                return
+            for index, q in enumerate(self.queues):
+                threading.Thread(target=self._run, args=(q,), name=f"outbox-sender-{index}", daemon=True).start()
+            self.started = True
+
+    def _run(self, q: queue.Queue[int]) -> None:
+        from loyalty import services
+
+        while True:
+            outbox_id = q.get()
+            try:
+                deliver(services.database(self.app), sender_for(self.app), outbox_id, lambda: services.now(self.app))
+            except Exception:
+                # The row stays claimed; the scheduler's retry job takes it again when the lease runs out.
+                log.exception("outbox %d: sending failed unexpectedly", outbox_id)
+            finally:
+                q.task_done()
+
+
+def dispatcher(app: Flask) -> Dispatcher:
+    found: Dispatcher | None = app.extensions.get("bot.dispatcher")
+    if found is None:
+        found = app.extensions.setdefault("bot.dispatcher", Dispatcher(app))
+    return found
