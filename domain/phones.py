@@ -24,11 +24,12 @@ def normalize_phone(raw: str | None, default_country_code: int = 91) -> str:
         text = "+" + text[2:]
     if not re.fullmatch(r"\+?\d+", text):
         raise InvalidPhone(f"{raw!r} is not a phone number: only digits, spaces, dashes and a leading + are allowed")
-    numbers = [_parse(candidate, default_country_code) for candidate in _candidates(text, default_country_code)]
+    candidates = _candidates(text, default_country_code)
+    numbers = [_parse(candidate, default_country_code) for candidate in candidates]
     for number in numbers:
         if number is not None and phonenumbers.is_valid_number(number):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    raise InvalidPhone(f"{raw!r} is not a valid phone number: {_why_invalid(numbers[0])}")
+    raise InvalidPhone(f"{raw!r} is not a valid phone number: {_why_invalid(numbers[0], candidates[0])}")
 
 
 _REASONS = {
@@ -39,10 +40,10 @@ _REASONS = {
 }
 
 
-def _why_invalid(number: phonenumbers.PhoneNumber | None) -> str:
+def _why_invalid(number: phonenumbers.PhoneNumber | None, text: str) -> str:
     """The reason staff can act on, for the number as it was most likely meant."""
     if number is None:
-        return "it does not read as a number in any country"
+        return "unknown country code" if text.startswith("+") else "not a number in the default country"
     reason = phonenumbers.is_possible_number_with_reason(number)
     return _REASONS.get(reason, "no such number in its country's numbering plan")
 
