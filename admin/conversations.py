@@ -1,0 +1,142 @@
+"""Conversations waiting for a person, the thread, staff replies, hand-off, and the bot simulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from admin import bp
+from admin.forms import ActionForm, ReplyForm, SimulatorForm
+from admin.security import EVERYONE, allow
+from admin.web import actor, cc, now, unit_of_work
+from bot.messages import Reply
+from domain.customers import Customer
+from domain.phones import normalize_phone
+
+SIM_HISTORY = 40
+
+
+def _phone(raw: str) -> str:
+    return normalize_phone(raw, cc())
+
+
+@bp.route("/conversations")
+@allow(*EVERYONE)
+def conversations() -> ResponseReturnValue:
+    from bot import api
+
+    with unit_of_work() as db:
+        waiting = api.waiting(db)
+        phones = [c.phone for c in waiting]
+        names = dict(db.execute(select(Customer.phone, Customer.name).where(Customer.phone.in_(phones))).tuples().all())
+    return render_template("admin/conversations.html", waiting=waiting, names=names, now=now())
+
+
+@bp.route("/conversations/<phone>")
+@allow(*EVERYONE)
+def conversation(phone: str) -> ResponseReturnValue:
+    from bot import api
+    from bot.conversations import window_open
+    from bot.models import Conversation
+
+    e164 = _phone(phone)
+    moment = now()
+    with unit_of_work() as db:
+        messages = api.thread(db, e164, limit=100)
+        conv = db.get(Conversation, e164)
+        customer = db.scalar(select(Customer).where(Customer.phone == e164))
+        is_open = bool(conv is not None and window_open(conv, moment))
+    return render_template(
+        "admin/conversation.html",
+        phone=e164,
+        messages=messages,
+        conv=conv,
+        customer=customer,
+        window_open=is_open,
+        form=ReplyForm(formdata=None),
+        action=ActionForm(),
+    )
+
+
+@bp.route("/conversations/<phone>/reply", methods=["POST"])
+@allow(*EVERYONE)
+def conversation_reply(phone: str) -> ResponseReturnValue:
+    """Staff answer in the customer's 24-hour window; outside it WhatsApp allows only templates."""
+    from bot import api
+
+    e164 = _phone(phone)
+    form = ReplyForm()
+    if not form.validate_on_submit():
+        flash("Write a reply first (at most 4000 characters).", "error")
+        return redirect(url_for("admin.conversation", phone=e164))
+    with unit_of_work() as db:
+        api.staff_reply(db, e164, (form.text.data or "").strip(), actor=actor(), now=now())
+    flash("Reply queued for sending.", "success")
+    return redirect(url_for("admin.conversation", phone=e164))
+
+
+@bp.route("/conversations/<phone>/hand-back", methods=["POST"])
+@allow(*EVERYONE)
+def conversation_hand_back(phone: str) -> ResponseReturnValue:
+    from bot import api
+
+    e164 = _phone(phone)
+    with unit_of_work() as db:
+        api.hand_back(db, e164, actor=actor(), now=now())
+    flash("Handed back to the bot.", "success")
+    return redirect(url_for("admin.conversations"))
+
+
+@bp.route("/conversations/<phone>/take-over", methods=["POST"])
+@allow(*EVERYONE)
+def conversation_take_over(phone: str) -> ResponseReturnValue:
+    from bot import api
+
+    e164 = _phone(phone)
+    with unit_of_work() as db:
+        api.take_over(db, e164, actor=actor(), now=now())
+    flash("You have the conversation; the bot stays quiet until you hand it back.", "success")
+    return redirect(url_for("admin.conversation", phone=e164))
+
+
+def reply_lines(reply: Reply) -> list[str]:
+    """A bot reply as text lines, its options numbered like the CLI simulator."""
+    lines = [reply.header or "", reply.body, reply.footer or ""]
+    options = [b.title for b in reply.buttons] + [r.title for s in reply.sections for r in s.rows]
+    lines += [f"{n}. {title}" for n, title in enumerate(options, start=1)]
+    return [line for line in lines if line]
+
+
+@bp.route("/simulator", methods=["GET", "POST"])
+@allow(*EVERYONE)
+def simulator() -> ResponseReturnValue:
+    """Chat with the bot as a test phone number; the history lives in the staff member's session."""
+    form = SimulatorForm()
+    history: list[dict[str, Any]] = session.get("sim_history", [])
+    if request.method == "GET":
+        form.phone.data = session.get("sim_phone", "")
+    elif form.validate_on_submit():
+        from bot import api
+
+        e164 = _phone(form.phone.data or "")
+        if session.get("sim_phone") != e164:
+            history = []
+        text = (form.text.data or "").strip()
+        with unit_of_work() as db:
+            replies = api.simulate(db, e164, text, now(), current_app.config)
+        history = [*history, {"who": "you", "lines": [text]}]
+        history += [{"who": "bot", "lines": reply_lines(r)} for r in replies]
+        session["sim_phone"], session["sim_history"] = e164, history[-SIM_HISTORY:]
+        return redirect(url_for("admin.simulator"))
+    status = 400 if form.errors else 200
+    return render_template("admin/simulator.html", form=form, history=history), status
+
+
+@bp.route("/simulator/reset", methods=["POST"])
+@allow(*EVERYONE)
+def simulator_reset() -> ResponseReturnValue:
+    session.pop("sim_history", None)
+    return redirect(url_for("admin.simulator"))

@@ -1,0 +1,137 @@
+"""Customer search and the customer page: balance, tier, ledger, redemptions, referrals, adjustments."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select
+
+from admin import bp
+from admin.forms import ActionForm, AdjustForm, new_nonce
+from admin.security import EVERYONE, MANAGERS, allow
+from admin.web import actor, cc, make_page, now, offset_for, page_number, unit_of_work
+from domain import audit, customers, ledger, tiers
+from domain.affiliates import Affiliate
+from domain.customers import Customer, set_opt_in
+from domain.rewards import Redemption
+from domain.rules import load_rules
+from domain.timeutil import add_months
+
+log = logging.getLogger(__name__)
+LEDGER_PER_PAGE = 20
+
+
+@bp.route("/customers")
+@allow(*EVERYONE)
+def customers_search() -> ResponseReturnValue:
+    query = request.args.get("q", "").strip()[:100]
+    number = page_number()
+    with unit_of_work() as session:
+        rows = customers.search(session, query, cc(), limit=26, offset=offset_for(number))
+    return render_template("admin/customers.html", q=query, page=make_page(rows, number))
+
+
+def _customer_context(customer_id: int, form: AdjustForm | None = None) -> dict[str, object]:
+    number = page_number()
+    moment = now()
+    with unit_of_work() as session:
+        customer = session.get(Customer, customer_id) or abort(404)
+        rules = load_rules(session)
+        spend = tiers.rolling_spend(session, customer.id, moment, rules.tier_window_days)
+        entries = ledger.history(session, customer.id, limit=LEDGER_PER_PAGE + 1, offset=offset_for(number, 20))
+        redemptions = list(
+            session.scalars(
+                select(Redemption)
+                .where(Redemption.customer_id == customer.id)
+                .order_by(Redemption.issued_at.desc())
+                .limit(20)
+            )
+        )
+        referred = list(
+            session.scalars(
+                select(Customer).where(Customer.referred_by_id == customer.id).order_by(Customer.id.desc()).limit(50)
+            )
+        )
+        referrer = session.get(Customer, customer.referred_by_id) if customer.referred_by_id else None
+        affiliate = session.get(Affiliate, customer.affiliate_id) if customer.affiliate_id else None
+    if form is None:
+        form = AdjustForm(formdata=None, nonce=new_nonce())
+    return {
+        "c": customer,
+        "progress": tiers.progress(customer.tier, spend, rules.tier_thresholds),
+        "thresholds": rules.tier_thresholds,
+        "ledger_page": make_page(entries, number, LEDGER_PER_PAGE),
+        "redemptions": redemptions,
+        "referred": referred,
+        "referrer": referrer,
+        "affiliate": affiliate,
+        "form": form,
+        "action": ActionForm(),
+    }
+
+
+@bp.route("/customers/<int:customer_id>")
+@allow(*EVERYONE)
+def customer(customer_id: int) -> ResponseReturnValue:
+    return render_template("admin/customer.html", **_customer_context(customer_id))
+
+
+@bp.route("/customers/<int:customer_id>/adjust", methods=["POST"])
+@allow(*MANAGERS)
+def customer_adjust(customer_id: int) -> ResponseReturnValue:
+    """A manual adjustment; the form's nonce is the ledger key, so a double submit adjusts once."""
+    form = AdjustForm()
+    if not form.validate_on_submit():
+        return render_template("admin/customer.html", **_customer_context(customer_id, form)), 400
+    points, reason, moment = int(form.points.data or 0), (form.reason.data or "").strip(), now()
+    with unit_of_work() as session:
+        rules = load_rules(session)
+        posting = ledger.adjust(
+            session,
+            customer_id,
+            points,
+            reason=reason,
+            actor=actor(),
+            key=f"admin:adjust:{customer_id}:{form.nonce.data}",
+            now=moment,
+            expires_at=add_months(moment, rules.expiry_months),
+        )
+        if posting.created:
+            audit.record(
+                session,
+                actor=actor(),
+                action="points.adjust",
+                entity_type="customer",
+                entity_id=customer_id,
+                now=moment,
+                reason=reason,
+                details={"points": points, "entry": posting.entry.id},
+            )
+    if posting.created:
+        flash(f"{points:+d} points recorded.", "success")
+    else:
+        flash("That adjustment was already recorded (the form was sent twice).", "info")
+    return redirect(url_for("admin.customer", customer_id=customer_id))
+
+
+@bp.route("/customers/<int:customer_id>/opt-out", methods=["POST"])
+@allow(*EVERYONE)
+def customer_opt_out(customer_id: int) -> ResponseReturnValue:
+    """Staff record that the customer asked for no more messages (e.g. on the phone)."""
+    moment = now()
+    with unit_of_work() as session:
+        customer = ledger.lock_customer(session, customer_id)
+        if set_opt_in(customer, False, "staff", moment):
+            audit.record(
+                session,
+                actor=actor(),
+                action="customer.opt_out",
+                entity_type="customer",
+                entity_id=customer_id,
+                now=moment,
+                reason=request.form.get("reason") or None,
+            )
+    flash("Opt-out recorded: no more messages to this customer.", "success")
+    return redirect(url_for("admin.customer", customer_id=customer_id))

@@ -1,0 +1,78 @@
+"""The dashboard: members, activity, points per month, liability, sources, as charts."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from flask import current_app, render_template
+from flask.typing import ResponseReturnValue
+from markupsafe import Markup
+
+from admin import bp
+from admin.charts import PALETTE, Series, bar_chart, line_chart
+from admin.security import EVERYONE, allow
+from admin.web import now, unit_of_work
+from domain import reports
+from domain.rules import load_rules
+
+CACHE_SECONDS = 60
+_cache: dict[str, tuple[float, reports.Dashboard]] = {}
+_cache_lock = threading.Lock()
+
+
+def cached_dashboard() -> reports.Dashboard:
+    """The figures, recomputed at most once a minute per database (they are monthly anyway)."""
+    key = current_app.config["DATABASE_URL"]
+    ttl = float(current_app.config.get("ADMIN_DASHBOARD_CACHE_SECONDS", CACHE_SECONDS))
+    with _cache_lock:
+        hit = _cache.get(key)
+        if hit is not None and time.monotonic() - hit[0] < ttl:
+            return hit[1]
+    with unit_of_work() as session:
+        figures = reports.dashboard(session, load_rules(session), now())
+    with _cache_lock:
+        _cache[key] = (time.monotonic(), figures)
+    return figures
+
+
+def forget_cache() -> None:
+    """After an admin change the next dashboard view recomputes."""
+    with _cache_lock:
+        _cache.clear()
+
+
+def charts(figures: reports.Dashboard) -> dict[str, Markup]:
+    labels = [p.month[2:] for p in figures.points]
+    points = bar_chart(
+        "Points per month",
+        labels,
+        [
+            Series("Issued", [p.issued for p in figures.points], PALETTE[0]),
+            Series("Redeemed", [p.redeemed for p in figures.points], PALETTE[1]),
+            Series("Expired", [p.expired for p in figures.points], PALETTE[2]),
+        ],
+    )
+    outstanding = line_chart(
+        "Outstanding points at month end",
+        labels,
+        [Series("Outstanding", [v for _, v in figures.outstanding_by_month], PALETTE[4])],
+    )
+    sources = bar_chart(
+        "New members by source",
+        labels,
+        [
+            Series(source, [counts.get(source, 0) for _, counts in figures.new_members], PALETTE[i % len(PALETTE)])
+            for i, source in enumerate(figures.sources)
+        ],
+        stacked=True,
+    )
+    return {"points": points, "outstanding": outstanding, "sources": sources}
+
+
+@bp.route("/")
+@allow(*EVERYONE)
+def dashboard() -> ResponseReturnValue:
+    figures = cached_dashboard()
+    currency = current_app.config.get("CURRENCY", "INR")
+    return render_template("admin/dashboard.html", f=figures, charts=charts(figures), currency=currency)

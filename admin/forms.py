@@ -1,0 +1,158 @@
+"""Every console form (Flask-WTF: each one carries a CSRF token)."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    EmailField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+
+from domain.users import ROLES
+
+# WTForms' Email() needs the email_validator package; this is all sign-in needs.
+EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Enter an email address.")
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), EMAIL, Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+class ActionForm(FlaskForm):
+    """A button that needs nothing but a CSRF token."""
+
+
+class ReasonForm(FlaskForm):
+    reason = StringField("Reason", validators=[Optional(), Length(max=200)])
+
+
+class RequiredReasonForm(FlaskForm):
+    reason = StringField("Reason", validators=[DataRequired(message="Say why."), Length(max=200)])
+
+
+def new_nonce() -> str:
+    return secrets.token_urlsafe(16)
+
+
+class AdjustForm(FlaskForm):
+    """A manual adjustment; the nonce makes a double-submitted form adjust once."""
+
+    points = IntegerField(
+        "Points (+ to add, − to remove)",
+        validators=[
+            InputRequired(message="Enter a whole number of points."),
+            NumberRange(min=-1_000_000, max=1_000_000),
+        ],
+    )
+    reason = StringField("Reason", validators=[DataRequired(message="A reason is required."), Length(max=200)])
+    nonce = HiddenField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9_-]{8,64}$")])
+
+    def validate_points(self, field: IntegerField) -> None:
+        from wtforms.validators import ValidationError
+
+        if field.data == 0:
+            raise ValidationError("An adjustment must change the balance.")
+
+
+class RewardForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=2000)])
+    points_cost = IntegerField("Points cost", validators=[InputRequired(), NumberRange(min=1, max=10_000_000)])
+    stock = IntegerField("Stock (empty = unlimited)", validators=[Optional(), NumberRange(min=0, max=10_000_000)])
+    per_customer_limit = IntegerField(
+        "Limit per customer (empty = none)", validators=[Optional(), NumberRange(min=1, max=1000)]
+    )
+    starts_on = DateField("Available from", validators=[Optional()])
+    ends_on = DateField("Available until (exclusive)", validators=[Optional()])
+    active = BooleanField("Active", default=True)
+
+
+class TermsForm(FlaskForm):
+    commission_type = SelectField("Commission type", choices=[("percent", "Percent of net"), ("fixed", "Fixed")])
+    percent = DecimalField("Percent", places=2, validators=[InputRequired(), NumberRange(min=0, max=100)])
+    fixed = DecimalField("Fixed amount per first purchase", places=2, validators=[InputRequired(), NumberRange(min=0)])
+    window_days = IntegerField("Attribution window (days)", validators=[InputRequired(), NumberRange(min=1, max=3650)])
+    reason = StringField("Reason", validators=[Optional(), Length(max=200)])
+
+
+class PayoutForm(FlaskForm):
+    reference = StringField("Payment reference", validators=[DataRequired(), Length(max=120)])
+
+
+class RulesForm(FlaskForm):
+    points_per_unit = IntegerField("Points", validators=[InputRequired(), NumberRange(min=0, max=10_000)])
+    spend_unit = DecimalField("per spend of", places=2, validators=[InputRequired(), NumberRange(min=0.01)])
+    gold = DecimalField("Gold from (12-month spend)", places=2, validators=[InputRequired(), NumberRange(min=0)])
+    platinum = DecimalField("Platinum from", places=2, validators=[InputRequired(), NumberRange(min=0)])
+    expiry_months = IntegerField("Points expire after (months)", validators=[InputRequired(), NumberRange(1, 120)])
+    expiry_warning_days = IntegerField("Warn before expiry (days)", validators=[InputRequired(), NumberRange(0, 365)])
+    referrer_bonus = IntegerField("Referrer bonus (points)", validators=[InputRequired(), NumberRange(0, 1_000_000)])
+    referee_bonus = IntegerField("New friend bonus (points)", validators=[InputRequired(), NumberRange(0, 1_000_000)])
+    referral_min_purchase = DecimalField("Referral minimum purchase", places=2, validators=[InputRequired()])
+    voucher_valid_days = IntegerField("Vouchers valid (days)", validators=[InputRequired(), NumberRange(1, 3650)])
+    point_value = DecimalField("Value of one point", places=4, validators=[InputRequired(), NumberRange(min=0)])
+    tpl_points_earned = StringField("Template: points earned", validators=[DataRequired(), Length(max=100)])
+    tpl_tier_changed = StringField("Template: tier changed", validators=[DataRequired(), Length(max=100)])
+    tpl_points_expiring = StringField("Template: points expiring", validators=[DataRequired(), Length(max=100)])
+    tpl_voucher_issued = StringField("Template: voucher issued", validators=[DataRequired(), Length(max=100)])
+    reason = StringField("Reason for the change", validators=[DataRequired(), Length(max=200)])
+
+
+class CampaignForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    starts_on = DateField("Starts on", validators=[InputRequired()])
+    ends_on = DateField("Ends on (inclusive)", validators=[InputRequired()])
+    multiplier = DecimalField("Multiplier", places=3, default=1, validators=[InputRequired(), NumberRange(0, 100)])
+    bonus_points = IntegerField("Bonus points per order", default=0, validators=[InputRequired(), NumberRange(0)])
+    category = StringField("Only category (empty = all)", validators=[Optional(), Length(max=120)])
+    min_amount = IntegerField("Minimum order amount", default=0, validators=[InputRequired(), NumberRange(0)])
+
+
+class StaffForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), EMAIL, Length(max=254)])
+    name = StringField("Name", validators=[Optional(), Length(max=200)])
+    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    password = PasswordField("Password (10+ characters)", validators=[DataRequired(), Length(min=10, max=200)])
+
+
+class StaffEditForm(FlaskForm):
+    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    active = BooleanField("Active")
+
+
+class ReplyForm(FlaskForm):
+    text = TextAreaField("Reply", validators=[DataRequired(), Length(max=4000)])
+
+
+class SimulatorForm(FlaskForm):
+    phone = StringField("Test phone number", validators=[DataRequired(), Length(max=32)])
+    text = StringField("Message", validators=[DataRequired(), Length(max=1000)])
+
+
+class ReportForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET download; it changes nothing
+
+    kind = SelectField(
+        "Report",
+        choices=[
+            ("members", "Members"),
+            ("ledger", "Ledger entries"),
+            ("redemptions", "Redemptions"),
+            ("commissions", "Commissions"),
+        ],
+    )
+    start = DateField("From", validators=[Optional()])
+    end = DateField("To (inclusive)", validators=[Optional()])

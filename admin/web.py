@@ -1,0 +1,95 @@
+"""Small helpers every console view uses: the unit of work, the actor, paging, error flashing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from flask import current_app, flash, request
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+from sqlalchemy.orm import Session
+
+from admin import bp
+from admin.security import redirect_back
+from domain.errors import DomainError
+from loyalty import services
+from loyalty.config import country_code
+
+T = TypeVar("T")
+PER_PAGE = 25
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """One transaction per request: committed once at the end, rolled back on any error."""
+    with services.database().unit_of_work() as session:
+        yield session
+
+
+def now() -> dt.datetime:
+    return services.now()
+
+
+def actor() -> str:
+    """Who the audit log names: the signed-in staff member's email."""
+    return str(current_user.email)
+
+
+def cc() -> int:
+    return country_code(current_app.config)
+
+
+@bp.errorhandler(DomainError)
+def domain_error(error: DomainError) -> ResponseReturnValue:
+    """A refused action (not enough points, wrong state, ...) becomes a flash message."""
+    flash(error.reason, "error")
+    return redirect_back()
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list, fetched with one extra row to know whether another page follows."""
+
+    items: Sequence[T]
+    number: int
+    per_page: int
+    has_next: bool
+
+    @property
+    def has_prev(self) -> bool:
+        return self.number > 1
+
+    def url_args(self, number: int) -> dict[str, Any]:
+        args: dict[str, Any] = dict(request.view_args or {})
+        args.update({k: v for k, v in request.args.items() if k != "page" and v})
+        args["page"] = number
+        return args
+
+
+def page_number() -> int:
+    raw = request.args.get("page", "1")
+    return max(int(raw), 1) if raw.isdigit() else 1
+
+
+def offset_for(number: int, per_page: int = PER_PAGE) -> int:
+    return (number - 1) * per_page
+
+
+def make_page(rows: Sequence[T], number: int, per_page: int = PER_PAGE) -> Page[T]:
+    """``rows`` was fetched with ``limit=per_page + 1``."""
+    return Page(items=rows[:per_page], number=number, per_page=per_page, has_next=len(rows) > per_page)
+
+
+def parse_date(raw: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(raw) if raw else None
+    except ValueError:
+        return None
+
+
+def day_start(day: dt.date) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)

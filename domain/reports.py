@@ -1,0 +1,322 @@
+"""Read-only figures for the staff console: the dashboard and the CSV reports.
+
+Everything is aggregated in SQL (one grouped query per chart) so that the
+dashboard stays fast with a million ledger rows; the only backend difference,
+bucketing a timestamp by month, lives in ``month_bucket``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, case, func, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from domain.affiliates import Affiliate, Commission
+from domain.customers import SOURCES, Customer
+from domain.db import money
+from domain.ledger import LedgerEntry
+from domain.rewards import Redemption, Reward
+from domain.rules import ProgramRules
+
+ACTIVE_DAYS = 30
+STREAM_BATCH = 1000
+
+
+def month_bucket(session: Session, column: Any) -> ColumnElement[Any]:
+    """The UTC month of a timestamp column: ``date_trunc`` on PostgreSQL, ``strftime`` on SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date_trunc("month", func.timezone("UTC", column))
+    return func.strftime("%Y-%m", column)
+
+
+def month_key(value: Any) -> str:
+    """``YYYY-MM`` from whatever ``month_bucket`` gave back (a datetime or a string)."""
+    if isinstance(value, dt.datetime | dt.date):
+        return f"{value.year:04d}-{value.month:02d}"
+    return str(value)[:7]
+
+
+def last_months(now: dt.datetime, count: int) -> list[str]:
+    """The ``count`` months ending with the current one, oldest first, as ``YYYY-MM``."""
+    year, month = now.year, now.month
+    keys = []
+    for _ in range(count):
+        keys.append(f"{year:04d}-{month:02d}")
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    return keys[::-1]
+
+
+def month_start(key: str) -> dt.datetime:
+    year, month = key.split("-")
+    return dt.datetime(int(year), int(month), 1, tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class MonthPoints:
+    month: str
+    issued: int = 0
+    redeemed: int = 0
+    expired: int = 0
+    net: int = 0
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    members: int
+    active: int
+    outstanding: int
+    liability: Decimal
+    redemption_rate: Decimal
+    points: list[MonthPoints]
+    outstanding_by_month: list[tuple[str, int]]
+    new_members: list[tuple[str, dict[str, int]]]
+    sources: Sequence[str] = field(default=SOURCES)
+
+
+def dashboard(session: Session, rules: ProgramRules, now: dt.datetime, months: int = 12) -> Dashboard:
+    """Every dashboard figure, in five grouped queries."""
+    keys = last_months(now, months)
+    since = month_start(keys[0])
+    members, outstanding = _members_and_outstanding(session)
+    points = points_by_month(session, since, keys)
+    issued = sum(p.issued for p in points)
+    redeemed = sum(p.redeemed for p in points)
+    return Dashboard(
+        members=members,
+        active=active_members(session, now),
+        outstanding=outstanding,
+        liability=money(Decimal(outstanding) * rules.point_value),
+        redemption_rate=(Decimal(redeemed) / Decimal(issued)).quantize(Decimal("0.001")) if issued else Decimal(0),
+        points=points,
+        outstanding_by_month=outstanding_history(outstanding, points),
+        new_members=new_members_by_month(session, since, keys),
+    )
+
+
+def _members_and_outstanding(session: Session) -> tuple[int, int]:
+    row = session.execute(select(func.count(Customer.id), func.coalesce(func.sum(Customer.points_balance), 0))).one()
+    return int(row[0]), int(row[1])
+
+
+def active_members(session: Session, now: dt.datetime, days: int = ACTIVE_DAYS) -> int:
+    since = now - dt.timedelta(days=days)
+    return int(session.scalar(select(func.count(Customer.id)).where(Customer.last_active_at >= since)) or 0)
+
+
+def points_by_month(session: Session, since: dt.datetime, keys: list[str]) -> list[MonthPoints]:
+    """Issued (earned, bonus, positive adjustments), redeemed net of refunds, expired, and net, per month."""
+    bucket = month_bucket(session, LedgerEntry.created_at).label("month")
+    positive = func.sum(case((LedgerEntry.delta > 0, LedgerEntry.delta), else_=0))
+    negative = func.sum(case((LedgerEntry.delta < 0, -LedgerEntry.delta), else_=0))
+    stmt = (
+        select(bucket, LedgerEntry.kind, positive, negative)
+        .where(LedgerEntry.created_at >= since)
+        .group_by(bucket, LedgerEntry.kind)
+    )
+    sums: dict[str, dict[str, list[int]]] = {k: {} for k in keys}
+    for month, kind, pos, neg in session.execute(stmt):
+        sums.setdefault(month_key(month), {})[kind] = [int(pos or 0), int(neg or 0)]
+    return [_month_points(key, sums.get(key, {})) for key in keys]
+
+
+def _month_points(key: str, kinds: dict[str, list[int]]) -> MonthPoints:
+    def pos(kind: str) -> int:
+        return kinds.get(kind, [0, 0])[0]
+
+    def neg(kind: str) -> int:
+        return kinds.get(kind, [0, 0])[1]
+
+    return MonthPoints(
+        month=key,
+        issued=pos("earn") + pos("referral_bonus") + pos("adjust"),
+        redeemed=max(neg("redeem") - pos("refund"), 0),
+        expired=neg("expire"),
+        net=sum(p - n for p, n in kinds.values()),
+    )
+
+
+def outstanding_history(outstanding_now: int, points: list[MonthPoints]) -> list[tuple[str, int]]:
+    """Points outstanding at the end of each month, worked back from today's total."""
+    history = []
+    level = outstanding_now
+    for month in reversed(points):
+        history.append((month.month, level))
+        level -= month.net
+    return history[::-1]
+
+
+def new_members_by_month(session: Session, since: dt.datetime, keys: list[str]) -> list[tuple[str, dict[str, int]]]:
+    bucket = month_bucket(session, Customer.created_at).label("month")
+    stmt = (
+        select(bucket, Customer.source, func.count(Customer.id))
+        .where(Customer.created_at >= since)
+        .group_by(bucket, Customer.source)
+    )
+    counts: dict[str, dict[str, int]] = {k: {} for k in keys}
+    for month, source, count in session.execute(stmt):
+        counts.setdefault(month_key(month), {})[source] = int(count)
+    return [(key, counts.get(key, {})) for key in keys]
+
+
+# ---- CSV reports -----------------------------------------------------------------------------
+
+REPORTS = ("members", "ledger", "redemptions", "commissions")
+
+
+def report_header(kind: str) -> list[str]:
+    return {
+        "members": [
+            "id",
+            "phone",
+            "name",
+            "source",
+            "tier",
+            "points_balance",
+            "lifetime_points",
+            "opted_in",
+            "referral_code",
+            "created_at",
+            "last_active_at",
+        ],
+        "ledger": ["id", "customer_id", "kind", "delta", "description", "actor", "idempotency_key", "created_at"],
+        "redemptions": [
+            "id",
+            "customer_id",
+            "reward",
+            "points_cost",
+            "voucher_code",
+            "status",
+            "issued_at",
+            "fulfilled_at",
+            "cancelled_at",
+        ],
+        "commissions": [
+            "id",
+            "affiliate_id",
+            "affiliate",
+            "customer_id",
+            "order_id",
+            "kind",
+            "amount",
+            "currency",
+            "status",
+            "created_at",
+            "paid_at",
+            "payout_id",
+        ],
+    }[kind]
+
+
+def report_rows(session: Session, kind: str, start: dt.datetime, end: dt.datetime) -> Iterator[list[Any]]:
+    """The rows of one report created in ``[start, end)``, streamed in batches, oldest first."""
+    if kind not in REPORTS:
+        raise ValueError(f"unknown report {kind}")
+    stmt = _report_query(kind, start, end).execution_options(yield_per=STREAM_BATCH)
+    for row in session.execute(stmt):
+        yield [_cell(value) for value in row]
+
+
+def _report_query(kind: str, start: dt.datetime, end: dt.datetime) -> Select[*tuple[Any, ...]]:
+    if kind == "members":
+        c = Customer
+        return (
+            select(
+                c.id,
+                c.phone,
+                c.name,
+                c.source,
+                c.tier,
+                c.points_balance,
+                c.lifetime_points,
+                c.opted_in,
+                c.referral_code,
+                c.created_at,
+                c.last_active_at,
+            )
+            .where(c.created_at >= start, c.created_at < end)
+            .order_by(c.created_at, c.id)
+        )
+    if kind == "ledger":
+        e = LedgerEntry
+        return (
+            select(e.id, e.customer_id, e.kind, e.delta, e.description, e.actor, e.idempotency_key, e.created_at)
+            .where(e.created_at >= start, e.created_at < end)
+            .order_by(e.created_at, e.id)
+        )
+    if kind == "redemptions":
+        r = Redemption
+        return (
+            select(
+                r.id,
+                r.customer_id,
+                Reward.name,
+                r.points_cost,
+                r.voucher_code,
+                r.status,
+                r.issued_at,
+                r.fulfilled_at,
+                r.cancelled_at,
+            )
+            .join(Reward, Reward.id == r.reward_id)
+            .where(r.issued_at >= start, r.issued_at < end)
+            .order_by(r.issued_at, r.id)
+        )
+    m = Commission
+    return (
+        select(
+            m.id,
+            m.affiliate_id,
+            Affiliate.name,
+            m.customer_id,
+            m.order_id,
+            m.kind,
+            m.amount,
+            m.currency,
+            m.status,
+            m.created_at,
+            m.paid_at,
+            m.payout_id,
+        )
+        .join(Affiliate, Affiliate.id == m.affiliate_id)
+        .where(m.created_at >= start, m.created_at < end)
+        .order_by(m.created_at, m.id)
+    )
+
+
+def payout_rows(session: Session, payout_id: int) -> Iterator[list[Any]]:
+    """The commissions settled by one payout, for the payout's CSV."""
+    stmt = (
+        select(
+            Commission.id,
+            Commission.customer_id,
+            Commission.order_id,
+            Commission.kind,
+            Commission.amount,
+            Commission.currency,
+            Commission.created_at,
+            Commission.paid_at,
+        )
+        .where(Commission.payout_id == payout_id)
+        .order_by(Commission.id)
+    )
+    for row in session.execute(stmt):
+        yield [_cell(value) for value in row]
+
+
+PAYOUT_HEADER = ["commission_id", "customer_id", "order_id", "kind", "amount", "currency", "created_at", "paid_at"]
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat(timespec="seconds")
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return ""
+    return value
