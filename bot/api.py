@@ -1,0 +1,128 @@
+"""What the staff console may ask of the bot: simulate, read a thread, reply, take over, hand back.
+
+Every function works inside the caller's unit of work (the console's request)
+and never commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import conversations, engine, outbox
+from bot import replies as rp
+from bot.messages import Incoming, Reply
+from bot.models import Conversation, InboundMessage, OutboxMessage
+from bot.texts import texts_for
+from domain import audit
+from domain.errors import ValidationError
+from domain.phones import normalize_phone
+
+
+def simulate(session: Session, phone: str, text: str, now: dt.datetime, config: Mapping[str, Any]) -> list[Reply]:
+    """Drive the real engine as ``phone``; a typed number answers the last offered option."""
+    e164 = normalize_phone(phone, int(str(config.get("DEFAULT_COUNTRY_CODE") or "91").lstrip("+")))
+    incoming = Incoming(message_id=f"sim-{uuid.uuid4().hex}", phone=e164, kind="text", text=text)
+    return engine.handle(session, incoming, now, config)
+
+
+def staff_reply(session: Session, phone: str, text: str, *, actor: str, now: dt.datetime) -> OutboxMessage:
+    """Queue a staff member's message; WhatsApp allows free text only within the 24-hour window.
+
+    Replying also takes the conversation over, so the bot does not talk across staff.
+    """
+    conv = conversations.load(session, phone, now)
+    if not conversations.window_open(conv, now):
+        raise ValidationError("the customer has not written in the last 24 hours; only templates can be sent")
+    body = text.strip()
+    if not body:
+        raise ValidationError("write a reply first")
+    reply = rp.text(rp.fit(body, 4096) if len(body) > 4096 else body)
+    row = outbox.enqueue(
+        session, phone, reply, key=f"staff:{uuid.uuid4().hex}", now=now, customer_id=conv.customer_id, origin="staff"
+    )
+    assert row is not None, "a fresh key is never a duplicate"
+    _take(conv, now)
+    audit.record(
+        session, actor=actor, action="conversation.reply", entity_type="conversation", entity_id=phone, now=now
+    )
+    return row
+
+
+def take_over(session: Session, phone: str, *, actor: str, now: dt.datetime) -> None:
+    """Staff take the conversation: the bot stays quiet on it until handed back."""
+    conv = conversations.load(session, phone, now)
+    _take(conv, now)
+    audit.record(
+        session, actor=actor, action="conversation.take_over", entity_type="conversation", entity_id=phone, now=now
+    )
+
+
+def _take(conv: Conversation, now: dt.datetime) -> None:
+    if not conv.handoff:
+        conv.handoff = True
+        conv.handoff_at = now
+
+
+def hand_back(session: Session, phone: str, *, actor: str, now: dt.datetime) -> None:
+    """The bot answers again; the customer is told, with the menu hint, while the window is open."""
+    conv = conversations.load(session, phone, now)
+    was_handed_off = conv.handoff
+    conv.handoff = False
+    conv.handoff_at = None
+    conv.state = "menu" if conv.customer_id is not None else "start"
+    conv.data = {k: v for k, v in (conv.data or {}).items() if k not in ("options", "reward_id", "page")}
+    audit.record(
+        session, actor=actor, action="conversation.hand_back", entity_type="conversation", entity_id=phone, now=now
+    )
+    if was_handed_off and conversations.window_open(conv, now):
+        t = texts_for(conv.language, {})
+        notice = rp.text(t._("You are chatting with our assistant again. Send MENU to see what it can do."))
+        outbox.enqueue(
+            session, phone, notice, key=f"handback:{phone}:{now.isoformat()}", now=now, customer_id=conv.customer_id
+        )
+
+
+def waiting(session: Session) -> list[Conversation]:
+    """Conversations handed to staff, the longest waiting first."""
+    stmt = (
+        select(Conversation).where(Conversation.handoff.is_(True)).order_by(Conversation.handoff_at, Conversation.phone)
+    )
+    return list(session.scalars(stmt))
+
+
+def thread(session: Session, phone: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The last ``limit`` messages both ways, oldest first: ``{"at", "direction", "text", "status"}``."""
+    inbound = session.scalars(
+        select(InboundMessage).where(InboundMessage.phone == phone).order_by(InboundMessage.id.desc()).limit(limit)
+    )
+    sent = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.phone == phone).order_by(OutboxMessage.id.desc()).limit(limit)
+    )
+    items = [
+        {"at": m.received_at, "direction": "in", "text": m.text or f"[{m.kind}]", "status": m.status, "order": m.id}
+        for m in inbound
+    ]
+    items += [
+        {"at": m.created_at, "direction": "out", "text": _outbound_text(m), "status": m.status, "order": m.id}
+        for m in sent
+    ]
+    # Inbound before the replies it caused when they share a timestamp.
+    items.sort(key=lambda i: (i["at"], i["direction"] == "out", i["order"]))
+    return [{k: v for k, v in item.items() if k != "order"} for item in items[-limit:]]
+
+
+def _outbound_text(row: OutboxMessage) -> str:
+    payload = row.payload or {}
+    if row.kind == "template":
+        params = ", ".join(str(p) for p in payload.get("params", ()))
+        return f"[template {payload.get('name', '')}] {params}".strip()
+    options = [b.get("title", "") for b in payload.get("buttons", ())]
+    options += [r.get("title", "") for s in payload.get("sections", ()) for r in s.get("rows", ())]
+    body = str(payload.get("body", ""))
+    return body + ("\n" + " | ".join(options) if options else "")

@@ -1,0 +1,141 @@
+"""Proactive messages from domain notifications, in the customer's language.
+
+Each kind renders twice: a normal message for inside WhatsApp's 24-hour window,
+and an approved template (name from ``ProgramRules.templates``) for outside it.
+The transport decides which one to send and whether to send at all (opt-in).
+
+Template parameters, in order (what the approved templates must expect):
+
+================  ===============================================
+points_earned     name, points, bill number, balance
+tier_changed      name, tier
+points_expiring   name, points, expiry date
+voucher_issued    name, reward, voucher code, valid-until date
+referral_bonus    name, points
+points_returned   name, points, bill number, balance
+================  ===============================================
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot import replies as rp
+from bot.flows import tier_name
+from bot.messages import Reply, Template
+from bot.texts import Texts, texts_for
+from domain.customers import Customer
+from domain.notifications import Notification
+from domain.rules import load_rules
+
+Renderer = Callable[[Texts, Customer, Mapping[str, Any]], tuple[str, tuple[str, ...]]]
+
+
+def render(
+    session: Session, notification: Notification, customer: Customer, config: Mapping[str, Any]
+) -> tuple[Reply, Template]:
+    """The in-window message and the template for one notification."""
+    t = texts_for(customer.language, config)
+    body, params = RENDERERS[notification.kind](t, customer, notification.payload or {})
+    name = load_rules(session).templates.get(notification.kind, notification.kind)
+    return rp.text(body), Template(name=name, language=t.language, params=params)
+
+
+def _name(t: Texts, customer: Customer) -> str:
+    return (customer.name or t._("there")).split()[0]
+
+
+def _when(value: Any) -> dt.datetime:
+    return dt.datetime.fromisoformat(str(value))
+
+
+def points_earned(t: Texts, customer: Customer, data: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    points, balance = int(data.get("points", 0)), int(data.get("balance", customer.points_balance))
+    bill = str(data.get("bill_no", ""))
+    body = "\n".join(
+        [
+            t.n_("You earned {n} point on bill {bill}.", "You earned {n} points on bill {bill}.", points, bill=bill),
+            t.n_("Your balance: {n} point.", "Your balance: {n} points.", balance),
+        ]
+    )
+    return body, (_name(t, customer), t.number(points), bill, t.number(balance))
+
+
+def tier_changed(t: Texts, customer: Customer, data: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    tier = tier_name(t, str(data.get("to", customer.tier)))
+    if data.get("upgrade", True):
+        body = t._("Congratulations! You are now a {tier} member.", tier=tier)
+    else:
+        body = t._("Your membership tier is now {tier}. Shop with us to move up again.", tier=tier)
+    return body, (_name(t, customer), tier)
+
+
+def points_expiring(t: Texts, customer: Customer, data: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    points, date = int(data.get("points", 0)), t.date(_when(data["expires_at"]))
+    body = "\n".join(
+        [
+            t.n_("{n} point expires on {date}.", "{n} points expire on {date}.", points, date=date),
+            t._("Send REDEEM to use them on a reward."),
+        ]
+    )
+    return body, (_name(t, customer), t.number(points), date)
+
+
+def voucher_issued(t: Texts, customer: Customer, data: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    reward, code, date = str(data.get("reward", "")), str(data.get("code", "")), t.date(_when(data["expires_at"]))
+    body = "\n".join(
+        [
+            t._("Your voucher for {reward}:", reward=reward),
+            f"*{code}*",
+            t._("Show this code at the counter by {date}.", date=date),
+        ]
+    )
+    return body, (_name(t, customer), reward, code, date)
+
+
+def referral_bonus(t: Texts, customer: Customer, data: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    points = int(data.get("points", 0))
+    if data.get("role") == "referrer":
+        body = t.n_(
+            "Your friend made their first purchase: you earned {n} point. Thank you for the referral!",
+            "Your friend made their first purchase: you earned {n} points. Thank you for the referral!",
+            points,
+        )
+    else:
+        body = t.n_(
+            "Welcome bonus: {n} point for your first purchase!",
+            "Welcome bonus: {n} points for your first purchase!",
+            points,
+        )
+    return body, (_name(t, customer), t.number(points))
+
+
+def points_returned(t: Texts, customer: Customer, data: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    points, balance = int(data.get("points", 0)), int(data.get("balance", customer.points_balance))
+    bill = str(data.get("bill_no", ""))
+    body = "\n".join(
+        [
+            t.n_(
+                "{n} point was taken back for the return on bill {bill}.",
+                "{n} points were taken back for the return on bill {bill}.",
+                points,
+                bill=bill,
+            ),
+            t.n_("Your balance: {n} point.", "Your balance: {n} points.", balance),
+        ]
+    )
+    return body, (_name(t, customer), t.number(points), bill, t.number(balance))
+
+
+RENDERERS: dict[str, Renderer] = {
+    "points_earned": points_earned,
+    "tier_changed": tier_changed,
+    "points_expiring": points_expiring,
+    "voucher_issued": voucher_issued,
+    "referral_bonus": referral_bonus,
+    "points_returned": points_returned,
+}

@@ -1,0 +1,122 @@
+"""Translations and locale formatting for everything the bot says.
+
+Message texts live in ``bot/translations/<lang>/LC_MESSAGES/messages.po``;
+``make translations`` compiles them to ``.mo``. When a ``.mo`` is missing or
+older than its ``.po`` (a fresh checkout), the catalog is compiled in memory
+from the ``.po``, so the bot never silently falls back to English.
+
+Numbers, money and dates go through Babel for the customer's locale: ``en_IN``
+and ``hi_IN`` both group 125000 as ``1,25,000``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import gettext
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_date
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_currency, format_decimal
+
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+DOMAIN = "messages"
+LANGUAGES = ("en", "hi")
+DEFAULT_LANGUAGE = "en"
+DEFAULT_TIMEZONE = "Asia/Kolkata"
+
+
+@functools.cache
+def catalog(language: str) -> gettext.GNUTranslations:
+    """The compiled catalog for ``language`` (one of :data:`LANGUAGES`)."""
+    folder = TRANSLATIONS / language / "LC_MESSAGES"
+    po, mo = folder / f"{DOMAIN}.po", folder / f"{DOMAIN}.mo"
+    if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+        with mo.open("rb") as fh:
+            return gettext.GNUTranslations(fh)
+    return compile_po(po, language)
+
+
+def compile_po(po: Path, language: str) -> gettext.GNUTranslations:
+    """Compile a ``.po`` in memory (what ``pybabel compile`` writes to disk)."""
+    with po.open("rb") as fh:
+        parsed = read_po(fh, locale=language, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, parsed, use_fuzzy=True)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+def N_(message: str) -> str:
+    """Mark a text for extraction where it is defined; it is translated where it is used."""
+    return message
+
+
+def language_or_default(language: str | None) -> str:
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def locale_for(language: str, config: Mapping[str, Any]) -> str:
+    """``en`` -> ``en_IN`` when the default locale is ``en_IN``; the territory follows the default."""
+    default = str(config.get("DEFAULT_LOCALE") or "en_IN")
+    lang, _, territory = default.partition("_")
+    if lang == language:
+        return default
+    return f"{language}_{territory}" if territory else language
+
+
+@dataclass(frozen=True)
+class Texts:
+    """One customer's language: translated texts and locale-aware numbers, money and dates."""
+
+    language: str
+    locale: str
+    currency: str = "INR"
+    timezone: str = DEFAULT_TIMEZONE
+
+    def _(self, message: str, **values: Any) -> str:
+        """Translate ``message`` and fill its ``{named}`` placeholders."""
+        translated = catalog(self.language).gettext(message)
+        return translated.format(**values) if values else translated
+
+    def n_(self, singular: str, plural: str, count: int, **values: Any) -> str:
+        """Translate with the plural form ``count`` needs; ``{n}`` is the formatted count."""
+        translated = catalog(self.language).ngettext(singular, plural, count)
+        return translated.format(n=self.number(count), **values)
+
+    def number(self, value: int | Decimal) -> str:
+        return format_decimal(value, locale=self.locale)
+
+    def money(self, amount: Decimal, currency: str | None = None) -> str:
+        """Money in the locale's format; whole amounts without the paise (``₹25,000``)."""
+        code = currency or self.currency
+        if amount != amount.to_integral_value():
+            return format_currency(amount, code, locale=self.locale)
+        pattern = Locale.parse(self.locale).currency_formats["standard"].pattern.split(";")[0]
+        whole = pattern.replace(".00", "")
+        return format_currency(amount, code, locale=self.locale, format=whole, currency_digits=False)
+
+    def date(self, moment: dt.datetime | dt.date) -> str:
+        """A date as the customer reads it, in the shop's time zone."""
+        if isinstance(moment, dt.datetime):
+            moment = moment.astimezone(ZoneInfo(self.timezone)).date()
+        return format_date(moment, format="medium", locale=self.locale)
+
+
+def texts_for(language: str | None, config: Mapping[str, Any]) -> Texts:
+    lang = language_or_default(language)
+    return Texts(
+        language=lang,
+        locale=locale_for(lang, config),
+        currency=str(config.get("CURRENCY") or "INR"),
+        timezone=str(config.get("TIMEZONE") or DEFAULT_TIMEZONE),
+    )
