@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,7 @@ from erp import quarantine
 from erp.mapping import Mapping
 from erp.queries import CATEGORY_ALIAS
 from erp.reader import Row
-from erp.transforms import RowError, convert_row, jsonable
+from erp.transforms import RowError, convert, convert_row, jsonable
 
 log = logging.getLogger(__name__)
 
@@ -239,17 +240,26 @@ def _lines(run: _Run, rows: Sequence[Row]) -> tuple[LineData, ...]:
             line_no = int(values["line_no"])
         except (TypeError, ValueError):
             raise RowError(f"line number {values['line_no']!r} is not a whole number") from None
-        category = row.get(CATEGORY_ALIAS)
+        category = _category(run, row.get(CATEGORY_ALIAS))
         lines.append(
             LineData(
                 line_no=line_no,
                 amount=values["amount"],
                 erp_product_id=values.get("erp_product_id"),
-                category=str(category).strip() or None if category is not None else None,
+                category=category,
                 qty=values.get("qty") if values.get("qty") is not None else LineData.qty,
             )
         )
     return tuple(sorted(lines, key=lambda line: line.line_no))
+
+
+def _category(run: _Run, raw: Any) -> str | None:
+    """The joined product category, transformed as the products mapping says."""
+    fm = run.settings.mapping.entity("products").fields.get("category")
+    if fm is None or raw is None:
+        return None
+    value = convert(fm, raw, zoneinfo.ZoneInfo(run.settings.mapping.timezone), run.settings.country_code)
+    return str(value).strip() or None if value is not None else None
 
 
 def _returns(session: Session, batch: Batch, settings: Settings, rules: ProgramRules) -> Counts:
