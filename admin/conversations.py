@@ -31,7 +31,7 @@ def conversations() -> ResponseReturnValue:
     with unit_of_work() as db:
         waiting = api.waiting(db)
         phones = [c.phone for c in waiting]
-        names = dict(db.execute(select(Customer.phone, Customer.name).where(Customer.phone.in_(phones))).tuples().all())
+        names = dict(db.execute(select(Customer.phone, Customer.name).where(Customer.phone.in_(phones))).all())
     return render_template("admin/conversations.html", waiting=waiting, names=names, now=now())
 
 

@@ -81,7 +81,10 @@ def customer(customer_id: int) -> ResponseReturnValue:
 @bp.route("/customers/<int:customer_id>/adjust", methods=["POST"])
 @allow(*MANAGERS)
 def customer_adjust(customer_id: int) -> ResponseReturnValue:
-    """A manual adjustment; the form's nonce is the ledger key, so a double submit adjusts once."""
+    """A manual adjustment (``ledger.adjust`` writes its audit entry).
+
+    The form's nonce is the ledger key, so a double-submitted form adjusts once.
+    """
     form = AdjustForm()
     if not form.validate_on_submit():
         return render_template("admin/customer.html", **_customer_context(customer_id, form)), 400
@@ -98,17 +101,6 @@ def customer_adjust(customer_id: int) -> ResponseReturnValue:
             now=moment,
             expires_at=add_months(moment, rules.expiry_months),
         )
-        if posting.created:
-            audit.record(
-                session,
-                actor=actor(),
-                action="points.adjust",
-                entity_type="customer",
-                entity_id=customer_id,
-                now=moment,
-                reason=reason,
-                details={"points": points, "entry": posting.entry.id},
-            )
     if posting.created:
         flash(f"{points:+d} points recorded.", "success")
     else:

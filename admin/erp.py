@@ -105,10 +105,9 @@ def _erp_views() -> dict[str, Any]:
 
 def _mapping_rows(problems: list[str]) -> list[dict[str, Any]]:
     try:
-        from erp import mapping
+        from erp import mapping, sync
 
-        loaded = mapping.load_mapping(current_app.config.get("ERP_MAPPING_FILE") or "erp/mapping.toml")
-        return list(mapping.describe(loaded))
+        return list(mapping.describe(sync.mapping_for(current_app._get_current_object())))  # type: ignore[attr-defined]
     except Exception as exc:  # noqa: BLE001  (a broken mapping file is shown, not a 500)
         problems.append(f"Mapping could not be read: {exc}")
         return []

@@ -140,7 +140,7 @@ def redemptions() -> ResponseReturnValue:
         if code:
             found = rewards.find_voucher(session, code)
             stmt = stmt.where(Redemption.id == (found.id if found else -1))
-        rows = list(session.execute(stmt.limit(26).offset(offset_for(number))).tuples())
+        rows = list(session.execute(stmt.limit(26).offset(offset_for(number))))
     return render_template(
         "admin/redemptions.html",
         page=make_page(rows, number),
