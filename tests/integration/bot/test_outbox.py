@@ -1,0 +1,141 @@
+"""The outbox on SQLite and PostgreSQL: idempotent keys, atomic claims, order, backoff, permanent failures."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from bot import outbox
+from bot.messages import Button, Reply, Row, Section, Template
+from bot.models import OutboxMessage
+from bot.sender import SendError, deliver
+from domain.db import Database
+from tests.fakes import FrozenClock
+from tests.integration.bot.conftest import FakeSender
+
+PHONE = "+919812345678"
+
+
+def put(db: Database, clock: FrozenClock, key: str, phone: str = PHONE, body: str = "hello") -> int:
+    with db.unit_of_work() as session:
+        row = outbox.enqueue(session, phone, Reply(kind="text", body=body), key=key, now=clock.now())
+        assert row is not None
+        return row.id
+
+
+def get(db: Database, outbox_id: int) -> OutboxMessage:
+    with db.unit_of_work() as session:
+        row = session.get(OutboxMessage, outbox_id)
+        assert row is not None
+        return row
+
+
+def test_enqueue_is_idempotent_per_key(database: Database, clock: FrozenClock) -> None:
+    put(database, clock, "k1")
+    with database.unit_of_work() as session:
+        assert outbox.enqueue(session, PHONE, Reply(kind="text", body="again"), key="k1", now=clock.now()) is None
+
+
+def test_messages_survive_the_round_trip_through_the_row(database: Database, clock: FrozenClock) -> None:
+    reply = Reply(
+        kind="list",
+        body="Pick one",
+        sections=(Section("Rewards", (Row("r:1", "Coffee", "250 points"),)),),
+        list_button="Rewards",
+        header="Catalog",
+    )
+    buttons = Reply(kind="buttons", body="Sure?", buttons=(Button("yes", "Yes"), Button("no", "No")))
+    template = Template("points_earned", "hi", ("120", "1,250"))
+    with database.unit_of_work() as session:
+        rows = [
+            outbox.enqueue(session, PHONE, m, key=str(i), now=clock.now())
+            for i, m in enumerate((reply, buttons, template))
+        ]
+    assert [outbox.message_of(r) for r in rows if r] == [reply, buttons, template]
+    assert [r.kind for r in rows if r] == ["list", "buttons", "template"]
+
+
+def test_a_row_is_claimed_once(database: Database, clock: FrozenClock) -> None:
+    outbox_id = put(database, clock, "k1")
+    with database.unit_of_work() as session:
+        assert outbox.claim(session, outbox_id, clock.now()) is not None
+    with database.unit_of_work() as session:
+        assert outbox.claim(session, outbox_id, clock.now()) is None
+    clock.advance(seconds=outbox.LEASE.total_seconds() + 1)
+    with database.unit_of_work() as session:  # the claimer died: the lease ran out
+        claimed = outbox.claim(session, outbox_id, clock.now())
+        assert claimed is not None and claimed.attempts == 2
+
+
+def test_a_later_reply_waits_for_an_earlier_unsent_one(database: Database, clock: FrozenClock) -> None:
+    first, second = put(database, clock, "k1"), put(database, clock, "k2")
+    other = put(database, clock, "k3", phone="+919876543210")
+    fake = FakeSender()
+    assert deliver(database, fake, second, clock.now) == "skipped"
+    assert deliver(database, fake, other, clock.now) == "sent"  # other customers don't wait
+    assert deliver(database, fake, first, clock.now) == "sent"
+    assert deliver(database, fake, second, clock.now) == "sent"
+    assert fake.bodies(PHONE) == ["hello", "hello"]
+
+
+def test_transient_errors_back_off_exponentially(database: Database, clock: FrozenClock) -> None:
+    outbox_id = put(database, clock, "k1")
+    fake = FakeSender(errors=[SendError("HTTP 500", code="2", transient=True) for _ in range(3)])
+    start = clock.now()
+    delays = []
+    for _ in range(3):
+        assert deliver(database, fake, outbox_id, clock.now) == "retry"
+        row = get(database, outbox_id)
+        assert row.status == "queued" and row.error_code == "2"
+        delays.append(row.next_attempt_at - clock.now())
+        assert deliver(database, fake, outbox_id, clock.now) == "skipped"  # not due yet
+        clock.set(row.next_attempt_at)
+    assert delays == [dt.timedelta(seconds=10), dt.timedelta(seconds=20), dt.timedelta(seconds=40)]
+    assert deliver(database, fake, outbox_id, clock.now) == "sent"
+    row = get(database, outbox_id)
+    assert (row.status, row.attempts, row.wa_message_id, row.error) == ("sent", 4, "wamid.fake1", None)
+    assert row.sent_at is not None and row.sent_at > start
+
+
+def test_backoff_is_capped() -> None:
+    assert outbox.backoff(1) == dt.timedelta(seconds=10)
+    assert outbox.backoff(30) == outbox.BACKOFF_MAX
+
+
+def test_a_permanent_error_fails_the_row_with_code_and_reason(database: Database, clock: FrozenClock) -> None:
+    outbox_id = put(database, clock, "k1")
+    later = put(database, clock, "k2")
+    fake = FakeSender(errors=[SendError("Re-engagement message: 24 hours passed", code="131047", transient=False)])
+    assert deliver(database, fake, outbox_id, clock.now) == "failed"
+    row = get(database, outbox_id)
+    assert (row.status, row.error_code) == ("failed", "131047")
+    assert row.error is not None and "Re-engagement" in row.error and row.failed_at == clock.now()
+    assert deliver(database, fake, later, clock.now) == "sent"  # a failed row does not block the next
+
+
+def test_retries_give_up_after_a_day(database: Database, clock: FrozenClock) -> None:
+    outbox_id = put(database, clock, "k1")
+    clock.advance(hours=25)
+    fake = FakeSender(errors=[SendError("HTTP 503", code="503", transient=True)])
+    assert deliver(database, fake, outbox_id, clock.now) == "failed"
+    row = get(database, outbox_id)
+    assert row.status == "failed" and row.error is not None and row.error.startswith("gave up after 1 attempts")
+
+
+def test_concurrent_senders_send_a_row_exactly_once_on_postgresql(pg_database: Database, clock: FrozenClock) -> None:
+    import threading
+
+    ids = [put(pg_database, clock, f"k{i}", phone=f"+9198123456{i:02d}") for i in range(20)]
+    fake = FakeSender()
+    barrier = threading.Barrier(4)
+
+    def worker() -> None:
+        barrier.wait()
+        for outbox_id in ids:
+            deliver(pg_database, fake, outbox_id, clock.now)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert fake.calls == 20 and len(fake.sent) == 20

@@ -1,0 +1,93 @@
+"""The inbound pipeline: one transaction per message, failures answered, floods muted, nothing lost."""
+
+from __future__ import annotations
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from bot import conversations
+from bot.models import Conversation, InboundMessage
+from loyalty import services
+from tests.e2e import meta
+from tests.fakes import FrozenClock
+from tests.integration.bot.conftest import FakeSender, Poster, StubEngine
+
+WA_ID, PHONE = "919812345678", "+919812345678"
+
+
+def inbound(app: Flask) -> list[InboundMessage]:
+    with services.database(app).unit_of_work() as session:
+        return list(session.scalars(select(InboundMessage).order_by(InboundMessage.id)))
+
+
+def conversation(app: Flask, phone: str = PHONE) -> Conversation:
+    with services.database(app).unit_of_work() as session:
+        conv = session.get(Conversation, phone)
+        assert conv is not None
+        return conv
+
+
+def test_a_failure_in_handling_is_stored_as_failed_and_answered_with_an_apology(
+    webhook: Poster, fake_sender: FakeSender, stub_engine: StubEngine
+) -> None:
+    stub_engine.fail_with = RuntimeError("boom")
+    response = webhook.post(meta.text(WA_ID, "points"))
+    assert response.status_code == 200
+    (row,) = inbound(webhook.app)
+    assert (row.status, row.error) == ("failed", "RuntimeError: boom")
+    assert fake_sender.bodies(PHONE) == ["sorry"]
+    stub_engine.fail_with = None
+    webhook.post(meta.text(WA_ID, "points", message_id=row.wa_message_id))  # Meta redelivers: still once
+    assert fake_sender.bodies(PHONE) == ["sorry"]
+
+
+def test_a_database_error_answers_500_so_meta_redelivers(
+    webhook: Poster, fake_sender: FakeSender, stub_engine: StubEngine
+) -> None:
+    stub_engine.fail_with = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+    body = meta.text(WA_ID, "points")
+    assert webhook.post(body).status_code == 500
+    assert inbound(webhook.app) == [] and fake_sender.sent == []
+    stub_engine.fail_with = None
+    assert webhook.post(body).status_code == 200
+    assert [r.status for r in inbound(webhook.app)] == ["handled"]
+    assert fake_sender.bodies(PHONE) == ["echo text: points"]
+
+
+def test_the_engine_sees_the_previous_inbound_time(webhook: Poster, clock: FrozenClock) -> None:
+    webhook.post(meta.text(WA_ID, "hi"))
+    first = clock.now()
+    assert conversation(webhook.app).last_inbound_at == first
+    clock.advance(hours=30)
+    conv = conversation(webhook.app)
+    assert not conversations.window_open(conv, clock.now())
+    webhook.post(meta.text(WA_ID, "hi again"))
+    assert conversations.window_open(conversation(webhook.app), clock.now())
+
+
+def test_a_flooding_number_gets_one_notice_then_silence_and_others_are_not_affected(
+    webhook: Poster, fake_sender: FakeSender, clock: FrozenClock
+) -> None:
+    for i in range(25):
+        webhook.post(meta.text(WA_ID, f"spam {i}"))
+        clock.advance(seconds=1)
+    webhook.post(meta.text("919876543210", "hello"))
+    bodies = fake_sender.bodies(PHONE)
+    assert bodies[:20] == [f"echo text: spam {i}" for i in range(20)]
+    assert bodies[20:] == ["slow down"]
+    assert fake_sender.bodies("+919876543210") == ["echo text: hello"]
+    statuses = [r.status for r in inbound(webhook.app) if r.phone == PHONE]
+    assert statuses == ["handled"] * 20 + ["ignored"] * 5  # stored, never lost
+    clock.advance(minutes=10)
+    webhook.post(meta.text(WA_ID, "back"))
+    assert fake_sender.bodies(PHONE)[-1] == "echo text: back"
+
+
+def test_twenty_a_minute_is_not_a_flood(webhook: Poster, fake_sender: FakeSender, clock: FrozenClock) -> None:
+    for minute in range(2):
+        for i in range(20):
+            webhook.post(meta.text(WA_ID, f"m{minute}-{i}"))
+            clock.advance(seconds=2)
+        clock.advance(seconds=30)
+    assert len(fake_sender.bodies(PHONE)) == 40 and "slow down" not in fake_sender.bodies(PHONE)
