@@ -9,6 +9,7 @@ one. Without a terminal (piped input) there is no prompt, and the command exits
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import Iterator
 from typing import TextIO
@@ -37,7 +38,7 @@ def chat_command(phone: str) -> None:
         e164 = normalize_phone(phone, int(str(app.config.get("DEFAULT_COUNTRY_CODE") or "91").lstrip("+")))
     except InvalidPhone as exc:
         raise click.ClickException(exc.reason) from None
-    stdin = click.get_text_stream("stdin")
+    stdin = sys.stdin
     interactive = stdin.isatty()
     if interactive:
         click.echo(f"Chatting as {e164}. Type a message, a number to pick a choice, Ctrl-D to quit.")

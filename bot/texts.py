@@ -15,6 +15,7 @@ import datetime as dt
 import functools
 import gettext
 import io
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -44,6 +45,23 @@ def catalog(language: str) -> gettext.GNUTranslations:
         with mo.open("rb") as fh:
             return gettext.GNUTranslations(fh)
     return compile_po(po, language)
+
+
+def compile_catalogs(folder: Path = TRANSLATIONS) -> list[Path]:
+    """Write each language's ``.mo`` next to its ``.po`` if missing or stale (what ``make translations`` does)."""
+    written = []
+    for po in sorted(folder.glob(f"*/LC_MESSAGES/{DOMAIN}.po")):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as fh:
+            parsed = read_po(fh, locale=po.parent.parent.name, domain=DOMAIN)
+        partial = mo.with_name(f".{mo.name}.{os.getpid()}")
+        with partial.open("wb") as out:
+            write_mo(out, parsed, use_fuzzy=True)
+        os.replace(partial, mo)  # atomic: a parallel reader never sees half a file
+        written.append(mo)
+    return written
 
 
 def compile_po(po: Path, language: str) -> gettext.GNUTranslations:

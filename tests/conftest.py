@@ -34,6 +34,14 @@ def pytest_configure(config: pytest.Config) -> None:
     import erp.models  # noqa: F401
 
 
+@pytest.fixture(scope="session", autouse=True)
+def bot_translations() -> None:
+    """The bot's ``.mo`` catalogs, compiled if missing (``make translations`` does it too), so bare pytest works."""
+    from bot.texts import compile_catalogs
+
+    compile_catalogs()
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> str:
     """The PostgreSQL server URL, checked once; a clear failure when it is missing."""
