@@ -17,29 +17,33 @@ from domain import reports
 from domain.rules import load_rules
 
 CACHE_SECONDS = 60
-_cache: dict[str, tuple[float, reports.Dashboard]] = {}
 _cache_lock = threading.Lock()
 
 
+def _cache() -> dict[str, tuple[float, reports.Dashboard]]:
+    """Per app (so per process and per test app), keyed by nothing more: one figure set."""
+    cache: dict[str, tuple[float, reports.Dashboard]] = current_app.extensions.setdefault("admin.dashboard", {})
+    return cache
+
+
 def cached_dashboard() -> reports.Dashboard:
-    """The figures, recomputed at most once a minute per database (they are monthly anyway)."""
-    key = current_app.config["DATABASE_URL"]
+    """The figures, recomputed at most once a minute (they are monthly anyway)."""
     ttl = float(current_app.config.get("ADMIN_DASHBOARD_CACHE_SECONDS", CACHE_SECONDS))
     with _cache_lock:
-        hit = _cache.get(key)
+        hit = _cache().get("figures")
         if hit is not None and time.monotonic() - hit[0] < ttl:
             return hit[1]
     with unit_of_work() as session:
         figures = reports.dashboard(session, load_rules(session), now())
     with _cache_lock:
-        _cache[key] = (time.monotonic(), figures)
+        _cache()["figures"] = (time.monotonic(), figures)
     return figures
 
 
 def forget_cache() -> None:
     """After an admin change the next dashboard view recomputes."""
     with _cache_lock:
-        _cache.clear()
+        _cache().clear()
 
 
 def charts(figures: reports.Dashboard) -> dict[str, Markup]:

@@ -13,6 +13,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -80,7 +81,9 @@ class RewardForm(FlaskForm):
 
 
 class TermsForm(FlaskForm):
-    commission_type = SelectField("Commission type", choices=[("percent", "Percent of net"), ("fixed", "Fixed")])
+    commission_type = SelectField(
+        "Commission type", choices=[SelectChoice("percent", "Percent of net"), SelectChoice("fixed", "Fixed")]
+    )
     percent = DecimalField("Percent", places=2, validators=[InputRequired(), NumberRange(min=0, max=100)])
     fixed = DecimalField("Fixed amount per first purchase", places=2, validators=[InputRequired(), NumberRange(min=0)])
     window_days = IntegerField("Attribution window (days)", validators=[InputRequired(), NumberRange(min=1, max=3650)])
@@ -123,12 +126,12 @@ class CampaignForm(FlaskForm):
 class StaffForm(FlaskForm):
     email = EmailField("Email", validators=[DataRequired(), EMAIL, Length(max=254)])
     name = StringField("Name", validators=[Optional(), Length(max=200)])
-    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    role = SelectField("Role", choices=[SelectChoice(r) for r in ROLES])
     password = PasswordField("Password (10+ characters)", validators=[DataRequired(), Length(min=10, max=200)])
 
 
 class StaffEditForm(FlaskForm):
-    role = SelectField("Role", choices=[(r, r) for r in ROLES])
+    role = SelectField("Role", choices=[SelectChoice(r) for r in ROLES])
     active = BooleanField("Active")
 
 
@@ -148,10 +151,10 @@ class ReportForm(FlaskForm):
     kind = SelectField(
         "Report",
         choices=[
-            ("members", "Members"),
-            ("ledger", "Ledger entries"),
-            ("redemptions", "Redemptions"),
-            ("commissions", "Commissions"),
+            SelectChoice("members", "Members"),
+            SelectChoice("ledger", "Ledger entries"),
+            SelectChoice("redemptions", "Redemptions"),
+            SelectChoice("commissions", "Commissions"),
         ],
     )
     start = DateField("From", validators=[Optional()])

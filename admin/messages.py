@@ -6,7 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterator
 
-from flask import Response, abort, current_app, render_template, request, stream_with_context
+from flask import Response, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -91,7 +91,7 @@ def _report_csv(kind: str, start: dt.date | None, end: dt.date | None) -> Respon
 
     label = f"{kind}-{start or 'start'}-to-{end or 'today'}.csv"
     return Response(
-        stream_with_context(generate()),
+        generate(),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{label}"'},
     )
