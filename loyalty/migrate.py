@@ -6,6 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -18,6 +19,8 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    database = make_url(url).database if url.startswith("sqlite") else None
+    if database and database != ":memory:":
+        # Relative or absolute, SQLite cannot create the file's directory itself.
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
