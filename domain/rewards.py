@@ -136,12 +136,13 @@ def catalog(session: Session, now: dt.datetime) -> list[Reward]:
 
 
 def redeemed_count(session: Session, customer_id: int, reward_id: int) -> int:
+    """Vouchers that count against the per-customer limit: cancelled or expired ones gave the points back."""
     return (
         session.scalar(
             select(func.count(Redemption.id)).where(
                 Redemption.customer_id == customer_id,
                 Redemption.reward_id == reward_id,
-                Redemption.status != "cancelled",
+                Redemption.status.in_(("issued", "fulfilled")),
             )
         )
         or 0

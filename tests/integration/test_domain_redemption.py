@@ -75,7 +75,7 @@ def test_sold_out(database: Database) -> None:
         assert balance(s, cid) == (400, 0)
 
 
-def test_per_customer_limit_counts_cancelled_vouchers_out(database: Database) -> None:
+def test_per_customer_limit_leaves_out_cancelled_and_expired_vouchers(database: Database) -> None:
     cid, rid = _setup(database, 500, per_customer_limit=1)
     with database.unit_of_work() as s:
         first = rewards.redeem(s, cid, rid, RULES, NOW).id
@@ -84,7 +84,14 @@ def test_per_customer_limit_counts_cancelled_vouchers_out(database: Database) ->
     with database.unit_of_work() as s:
         rewards.cancel(s, first, actor="staff@shop", now=NOW, reason="changed mind")
     with database.unit_of_work() as s:
-        rewards.redeem(s, cid, rid, RULES, NOW)  # the cancelled one no longer counts
+        second = rewards.redeem(s, cid, rid, RULES, NOW).id  # the cancelled one no longer counts
+    with database.unit_of_work() as s:
+        rewards.expire_vouchers(s, NOW + 31 * DAY)
+    with database.unit_of_work() as s:
+        assert s.get(Redemption, second).status == "expired"  # type: ignore[union-attr]
+        rewards.redeem(s, cid, rid, RULES, NOW + 31 * DAY)  # nor does an expired one
+        with pytest.raises(LimitReached):
+            rewards.redeem(s, cid, rid, RULES, NOW + 31 * DAY)
 
 
 @pytest.mark.parametrize(
