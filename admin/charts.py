@@ -24,6 +24,8 @@ def short_number(value: float) -> str:
     for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
         if abs(value) >= limit:
             return f"{value / limit:.1f}".rstrip("0").rstrip(".") + suffix
+    if value != int(value) and abs(value) < 10:
+        return f"{value:.1f}"
     return f"{value:.0f}"
 
 
