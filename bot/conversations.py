@@ -28,8 +28,12 @@ def load(session: Session, phone: str, now: dt.datetime) -> Conversation:
     known = session.identity_map.get(identity_key(Conversation, phone))
     if isinstance(known, Conversation):
         return known
+    locked = select(Conversation).where(Conversation.phone == phone).with_for_update()
+    found = session.execute(locked).scalar_one_or_none()
+    if found is not None:
+        return found
     session.execute(_insert_ignore(session, phone, now))
-    return session.execute(select(Conversation).where(Conversation.phone == phone).with_for_update()).scalar_one()
+    return session.execute(locked).scalar_one()
 
 
 def _insert_ignore(session: Session, phone: str, now: dt.datetime) -> Any:

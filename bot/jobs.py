@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot import conversations, outbox
 from bot.models import Conversation
-from bot.sender import deliver, sender_for
+from bot.sender import deliver_many, sender_for
 from domain.customers import Customer
 from domain.notifications import Notification
 from loyalty import services
@@ -22,6 +22,7 @@ from loyalty import services
 log = logging.getLogger(__name__)
 
 BATCH = 200
+SEND_BATCH = 50
 
 
 def retry_outbox(app: Flask) -> Counter[str]:
@@ -36,8 +37,10 @@ def retry_outbox(app: Flask) -> Counter[str]:
             ids = [i for i in outbox.due_ids(session, services.now(app), limit=BATCH) if i > after]
         if not ids:
             break
-        for outbox_id in ids:
-            results[deliver(db, snd, outbox_id, lambda: services.now(app))] += 1
+        for start in range(0, len(ids), SEND_BATCH):
+            chunk = ids[start : start + SEND_BATCH]
+            outcome = deliver_many(db, snd, chunk, lambda: services.now(app))
+            results.update(outcome.get(i, "skipped") for i in chunk)
         after = ids[-1]
     if results["sent"] or results["failed"] or results["retry"]:
         log.info("outbox retry: %s", dict(results))

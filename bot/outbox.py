@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -66,25 +67,67 @@ def message_of(row: OutboxMessage) -> Reply | Template:
 
 
 def claim(session: Session, outbox_id: int, now: dt.datetime) -> OutboxMessage | None:
-    """Take the row for one send attempt, or ``None`` if someone else has it, it is not due,
-    or an earlier message to the same phone is still unsent (replies keep their order)."""
+    """Take one row for a send attempt (see ``claim_many``)."""
+    rows = claim_many(session, [outbox_id], now)
+    return rows[0] if rows else None
+
+
+def claim_many(session: Session, ids: Sequence[int], now: dt.datetime) -> list[OutboxMessage]:
+    """Take rows for one send attempt each, oldest first, in one UPDATE.
+
+    A row is left alone if someone else holds it, it is not due, or an earlier message
+    to the same phone is still unsent and not in this batch: replies keep their order.
+    """
+    if not ids:
+        return []
     table = OutboxMessage.__table__
     earlier = table.alias("earlier")
-    blocked = exists().where(earlier.c.phone == table.c.phone, earlier.c.id < table.c.id, earlier.c.status.in_(PENDING))
+    blocked = exists().where(
+        earlier.c.phone == table.c.phone,
+        earlier.c.id < table.c.id,
+        earlier.c.status.in_(PENDING),
+        earlier.c.id.not_in(ids),
+    )
     stmt = (
         update(OutboxMessage)
         .where(
-            OutboxMessage.id == outbox_id,
+            OutboxMessage.id.in_(ids),
             OutboxMessage.status.in_(PENDING),
             OutboxMessage.next_attempt_at <= now,
             ~blocked,
         )
         .values(status="sending", attempts=OutboxMessage.attempts + 1, next_attempt_at=now + LEASE)
+        .returning(OutboxMessage)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    claimed = sorted(session.scalars(stmt), key=lambda row: row.id)
+    waiting = _still_pending(session, [i for i in ids if i not in {row.id for row in claimed}]) if claimed else []
+    keep = [row for row in claimed if not any(p == row.phone and i < row.id for i, p in waiting)]
+    release(session, [row.id for row in claimed if row not in keep], now)
+    return keep
+
+
+def _still_pending(session: Session, ids: Sequence[int]) -> list[tuple[int, str]]:
+    """Rows of the batch we could not claim that are still unsent: later rows of their phone must wait."""
+    if not ids:
+        return []
+    stmt = select(OutboxMessage.id, OutboxMessage.phone).where(
+        OutboxMessage.id.in_(ids), OutboxMessage.status.in_(PENDING)
+    )
+    return [(i, p) for i, p in session.execute(stmt).all()]
+
+
+def release(session: Session, ids: Sequence[int], now: dt.datetime) -> None:
+    """Hand claimed rows back untried (an earlier message to the phone must go first)."""
+    if not ids:
+        return
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status == "sending")
+        .values(status="queued", attempts=OutboxMessage.attempts - 1, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
-    if session.execute(stmt).rowcount != 1:  # type: ignore[attr-defined]
-        return None
-    return session.get(OutboxMessage, outbox_id, populate_existing=True)
+    session.execute(stmt)
 
 
 def due_ids(session: Session, now: dt.datetime, limit: int = 200) -> list[int]:
@@ -99,13 +142,20 @@ def due_ids(session: Session, now: dt.datetime, limit: int = 200) -> list[int]:
 
 
 def mark_sent(session: Session, outbox_id: int, wa_message_id: str, now: dt.datetime) -> None:
+    mark_sent_many(session, [(outbox_id, wa_message_id)], now)
+
+
+def mark_sent_many(session: Session, sent: Sequence[tuple[int, str]], now: dt.datetime) -> None:
+    """Record WhatsApp's ids for rows it accepted (one statement, many parameter sets)."""
+    if not sent:
+        return
+    table = OutboxMessage.__table__
     stmt = (
-        update(OutboxMessage)
-        .where(OutboxMessage.id == outbox_id, OutboxMessage.status == "sending")
-        .values(status="sent", wa_message_id=wa_message_id, sent_at=now, error_code=None, error=None)
-        .execution_options(synchronize_session=False)
+        table.update()
+        .where(table.c.id == bindparam("outbox_id"), table.c.status == "sending")
+        .values(status="sent", wa_message_id=bindparam("wamid"), sent_at=now, error_code=None, error=None)
     )
-    session.execute(stmt)
+    session.connection().execute(stmt, [{"outbox_id": i, "wamid": w} for i, w in sent])
 
 
 def mark_failed(session: Session, outbox_id: int, code: str | None, reason: str, now: dt.datetime) -> None:

@@ -35,7 +35,9 @@ def process(
     raw: Mapping[str, Any] | None = None,
 ) -> list[OutboxMessage]:
     """Store, flood-check and handle one message; the replies come back enqueued (not yet sent)."""
-    inbound_id = store(session, incoming, now, raw, status="received")
+    # Stored as handled straight away: nobody sees the row before this transaction commits,
+    # and the rare ignored message is updated below.
+    inbound_id = store(session, incoming, now, raw, status="handled")
     if inbound_id is None:
         log.debug("inbound %s is a redelivery; acknowledged", incoming.message_id)
         return []
@@ -68,12 +70,13 @@ def _finish(
 ) -> list[OutboxMessage]:
     # Set after the engine ran, so the engine saw the previous inbound time (idle reset, window).
     conv.last_inbound_at = now
-    session.execute(
-        update(InboundMessage)
-        .where(InboundMessage.id == inbound_id)
-        .values(status=status, handled_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    if status != "handled":
+        session.execute(
+            update(InboundMessage)
+            .where(InboundMessage.id == inbound_id)
+            .values(status=status)
+            .execution_options(synchronize_session=False)
+        )
     return enqueue_replies(session, incoming, replies, now, conv.customer_id)
 
 

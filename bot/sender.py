@@ -12,7 +12,7 @@ import queue
 import threading
 import uuid
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import httpx
@@ -21,6 +21,7 @@ from pywa import WhatsApp
 from pywa import types as wa_types
 from pywa.errors import WhatsAppError
 from pywa.types.templates import TemplateLanguage
+from sqlalchemy.orm import Session
 
 from bot import outbox
 from bot.messages import Reply, Template
@@ -29,6 +30,7 @@ from domain.db import Database
 log = logging.getLogger(__name__)
 
 # Errors worth retrying even though Graph answered 4xx: rate limits and "try again later".
+BATCH = 50  # outbox rows per claim when a sender thread's queue has backed up
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613, 80007, 130429, 131000, 131016, 131048, 131056, 133004})
 
 
@@ -146,30 +148,45 @@ def sender_for(app: Flask) -> Sender:
 
 
 def deliver(db: Database, sender: Sender, outbox_id: int, now: Callable[[], Any]) -> str:
-    """One attempt for one row: claim, send outside any transaction, record the outcome.
+    """One attempt for one row: ``skipped`` (not ours to send now), ``sent``, ``retry`` or ``failed``."""
+    return deliver_many(db, sender, [outbox_id], now).get(outbox_id, "skipped")
 
-    Returns what happened: ``skipped`` (not ours to send now), ``sent``, ``retry`` or ``failed``.
+
+def deliver_many(db: Database, sender: Sender, ids: Sequence[int], now: Callable[[], Any]) -> dict[int, str]:
+    """Claim a batch in one transaction, send outside any transaction, record the outcomes in one more.
+
+    Under load the sender threads drain their queues in batches, so the database sees
+    two short transactions per batch instead of two per message.
     """
     with db.unit_of_work() as session:
-        row = outbox.claim(session, outbox_id, now())
-        if row is None:
-            return "skipped"
-        phone, message = row.phone, outbox.message_of(row)
-    try:
-        wa_message_id = sender.send(phone, message)
-    except SendError as exc:
-        return _record_error(db, outbox_id, exc, now())
+        work = [(row.id, row.phone, outbox.message_of(row)) for row in outbox.claim_many(session, ids, now())]
+    outcome: dict[int, str] = {}
+    sent: list[tuple[int, str]] = []
+    errors: list[tuple[int, SendError]] = []
+    stopped: set[str] = set()
+    for outbox_id, phone, message in work:
+        if phone in stopped:  # an earlier message to this phone just failed: keep the order
+            outcome[outbox_id] = "skipped"
+            continue
+        try:
+            sent.append((outbox_id, sender.send(phone, message)))
+            outcome[outbox_id] = "sent"
+        except SendError as exc:
+            errors.append((outbox_id, exc))
+            stopped.add(phone)
     with db.unit_of_work() as session:
-        outbox.mark_sent(session, outbox_id, wa_message_id, now())
-    return "sent"
+        outbox.mark_sent_many(session, sent, now())
+        outbox.release(session, [i for i, result in outcome.items() if result == "skipped"], now())
+        for outbox_id, exc in errors:
+            outcome[outbox_id] = _record_error(session, outbox_id, exc, now())
+    return outcome
 
 
-def _record_error(db: Database, outbox_id: int, exc: SendError, at: Any) -> str:
-    with db.unit_of_work() as session:
-        if exc.transient and outbox.schedule_retry(session, outbox_id, exc.code, exc.reason, at):
-            log.warning("outbox %d: transient send error %s, will retry", outbox_id, exc.code)
-            return "retry"
-        outbox.mark_failed(session, outbox_id, exc.code, exc.reason, at)
+def _record_error(session: Session, outbox_id: int, exc: SendError, at: Any) -> str:
+    if exc.transient and outbox.schedule_retry(session, outbox_id, exc.code, exc.reason, at):
+        log.warning("outbox %d: transient send error %s, will retry", outbox_id, exc.code)
+        return "retry"
+    outbox.mark_failed(session, outbox_id, exc.code, exc.reason, at)
     log.warning("outbox %d: failed for good (%s): %s", outbox_id, exc.code, exc.reason)
     return "failed"
 
@@ -210,14 +227,26 @@ class Dispatcher:
         from loyalty import services
 
         while True:
-            outbox_id = q.get()
+            batch = self._next_batch(q)
             try:
-                deliver(services.database(self.app), sender_for(self.app), outbox_id, lambda: services.now(self.app))
+                deliver_many(services.database(self.app), sender_for(self.app), batch, lambda: services.now(self.app))
             except Exception:
-                # The row stays claimed; the scheduler's retry job takes it again when the lease runs out.
-                log.exception("outbox %d: sending failed unexpectedly", outbox_id)
+                # Claimed rows stay claimed; the scheduler's retry job takes them again when the lease runs out.
+                log.exception("outbox %s: sending failed unexpectedly", batch)
             finally:
-                q.task_done()
+                for _ in batch:
+                    q.task_done()
+
+    @staticmethod
+    def _next_batch(q: queue.Queue[int]) -> list[int]:
+        """Wait for one id, then take whatever else is already waiting (up to BATCH)."""
+        batch = [q.get()]
+        while len(batch) < BATCH:
+            try:
+                batch.append(q.get_nowait())
+            except queue.Empty:
+                break
+        return batch
 
 
 def dispatcher(app: Flask) -> Dispatcher:

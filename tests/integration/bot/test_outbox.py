@@ -7,7 +7,7 @@ import datetime as dt
 from bot import outbox
 from bot.messages import Button, Reply, Row, Section, Template
 from bot.models import OutboxMessage
-from bot.sender import SendError, deliver
+from bot.sender import SendError, deliver, deliver_many
 from domain.db import Database
 from tests.fakes import FrozenClock
 from tests.integration.bot.conftest import FakeSender
@@ -139,3 +139,25 @@ def test_concurrent_senders_send_a_row_exactly_once_on_postgresql(pg_database: D
     for thread in threads:
         thread.join()
     assert fake.calls == 20 and len(fake.sent) == 20
+
+
+def test_a_batch_never_overtakes_a_row_held_elsewhere(database: Database, clock: FrozenClock) -> None:
+    a1, a2 = put(database, clock, "a1"), put(database, clock, "a2")
+    b1 = put(database, clock, "b1", phone="+919876543210")
+    with database.unit_of_work() as session:  # another process is sending a1 right now
+        assert outbox.claim(session, a1, clock.now()) is not None
+    with database.unit_of_work() as session:
+        assert [row.id for row in outbox.claim_many(session, [a1, a2, b1], clock.now())] == [b1]
+    row = get(database, a2)
+    assert (row.status, row.attempts) == ("queued", 0)
+
+
+def test_a_failure_mid_batch_holds_back_only_that_phone(database: Database, clock: FrozenClock) -> None:
+    a1, a2 = put(database, clock, "a1"), put(database, clock, "a2")
+    b1 = put(database, clock, "b1", phone="+919876543210")
+    fake = FakeSender(errors=[SendError("HTTP 500", code="2", transient=True)])
+    assert deliver_many(database, fake, [a1, a2, b1], clock.now) == {a1: "retry", a2: "skipped", b1: "sent"}
+    assert (get(database, a2).status, get(database, a2).attempts) == ("queued", 0)
+    clock.advance(minutes=1)
+    assert deliver_many(database, fake, [a1, a2], clock.now) == {a1: "sent", a2: "sent"}
+    assert [m.body for p, m in fake.sent if p == PHONE] == ["hello", "hello"]  # type: ignore[union-attr]

@@ -1,0 +1,443 @@
+"""Webhook benchmark: signed inbound text messages against the real app (gunicorn, PostgreSQL)
+and, in the same run, against a bare Flask endpoint that only checks the signature.
+
+Reports each one's throughput (``wrk`` with keep-alive connections, every request a
+distinct pre-signed message so nothing is a cheap redelivery), their ratio (target:
+ours >= 10% of the bare endpoint), and the real app's latency at a fixed 200
+messages a second (an open-loop Python generator that measures from each request's
+scheduled time, so a stall is not hidden; target: p99 < 100 ms). Afterwards it checks
+that every message was stored and handled once and that the outbox drained.
+
+    .venv/bin/python bench/webhook.py                      # full run (~1 minute)
+    .venv/bin/python bench/webhook.py --duration 5 --rate-seconds 5
+    .venv/bin/python bench/webhook.py --write-docs         # also update docs/PERFORMANCE.md
+
+Traffic stays on 127.0.0.1; the scratch database is dropped at the end. Needs
+``wrk`` (Debian package; installed with apt when missing and running as root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, Response, request
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-app-secret"
+SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg2://postgres:postgres@127.0.0.1:5432/postgres")
+GUNICORN_CONF = Path(__file__).resolve().parent / "gunicorn_conf.py"
+TEXTS = ("hi", "points", "1", "menu", "balance", "help")
+
+WRK_SCRIPT = r"""
+local counter = 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+function init(args)
+  local path, nthreads = args[1], tonumber(args[2])
+  requests, idx, wrapped = {}, 0, 0
+  local i = 0
+  for line in io.lines(path) do
+    if i % nthreads == id then
+      local sig, body = line:match("^(%S+)\t(.*)$")
+      requests[#requests + 1] = wrk.format("POST", "/webhook",
+        {["Content-Type"] = "application/json", ["X-Hub-Signature-256"] = sig}, body)
+    end
+    i = i + 1
+  end
+end
+function request()
+  idx = idx + 1
+  if idx > #requests then idx = 1; wrapped = wrapped + 1 end
+  return requests[idx]
+end
+"""
+
+
+# -- the bare endpoint: what a webhook costs with nothing behind it ----------------------------
+def bare_app() -> Flask:
+    """Checks ``X-Hub-Signature-256`` exactly like the real one, then answers 200."""
+    from pywa.utils import webhook_updates_validator
+
+    app = Flask("bare")
+    secret = os.environ.get("WHATSAPP_APP_SECRET", SECRET)
+
+    @app.post("/webhook")
+    def webhook() -> Response:
+        body = request.get_data()
+        signature = request.headers.get("X-Hub-Signature-256")
+        if not signature:
+            return Response("Unauthorized", 401)
+        if not webhook_updates_validator(secret, body, signature):
+            return Response("Forbidden", 403)
+        return Response('{"status":"ok"}', 200, content_type="application/json")
+
+    return app
+
+
+# -- payloads ------------------------------------------------------------------------------
+def payload(run: str, i: int, phones: int) -> bytes:
+    wa_id = f"9198{i % phones:08d}"
+    message = {
+        "from": wa_id,
+        "id": f"wamid.BENCH{run}{i:09d}",
+        "timestamp": "1781517600",
+        "type": "text",
+        "text": {"body": TEXTS[(i // phones) % len(TEXTS)]},
+    }
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {"display_phone_number": "15550783881", "phone_number_id": "106540352242922"},
+        "contacts": [{"profile": {"name": "Bench"}, "wa_id": wa_id}],
+        "messages": [message],
+    }
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "1022", "changes": [{"value": value, "field": "messages"}]}],
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def sign(body: bytes) -> str:
+    return "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+
+def write_requests(path: Path, run: str, start: int, count: int, phones: int) -> None:
+    with path.open("w") as fh:
+        for i in range(start, start + count):
+            body = payload(run, i, phones)
+            fh.write(f"{sign(body)}\t{body.decode()}\n")
+
+
+# -- servers ---------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@contextmanager
+def gunicorn(app: str, env: dict[str, str], workers: int, threads: int) -> Iterator[str]:
+    port = free_port()
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        "-c",
+        str(GUNICORN_CONF),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--chdir",
+        str(ROOT),
+        app,
+    ]
+    proc = subprocess.Popen(cmd, env={**os.environ, **env}, cwd=ROOT)
+    try:
+        wait_listening(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_listening(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("gunicorn did not start listening within 60 s")
+
+
+# -- load ------------------------------------------------------------------------------------
+@dataclass
+class WrkResult:
+    rps: float
+    requests: int
+    non_2xx: int
+    errors: int
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    print("installing wrk with apt", file=sys.stderr)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "wrk"],
+        check=True,
+        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+    )
+    return shutil.which("wrk") or "wrk"
+
+
+def run_wrk(wrk: str, url: str, requests_file: Path, seconds: int, connections: int, threads: int) -> WrkResult:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT)
+    try:
+        cmd = [
+            wrk,
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "-s",
+            script.name,
+            url,
+            "--",
+            str(requests_file),
+            str(threads),
+        ]
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    finally:
+        os.unlink(script.name)
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return WrkResult(
+        rps, total, int(non_2xx.group(1)) if non_2xx else 0, sum(map(int, errors.groups())) if errors else 0
+    )
+
+
+def fixed_rate(url: str, bodies: list[bytes], rate: float, senders: int = 32) -> tuple[list[float], int]:
+    """Send ``bodies`` at ``rate`` per second, open loop; latency counts from the scheduled time."""
+    host, port = url.removeprefix("http://").split(":")
+    start = time.perf_counter() + 0.5
+    latencies: list[float] = []
+    failures = [0]
+    lock = threading.Lock()
+
+    def sender(k: int) -> None:
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        mine: list[float] = []
+        for j in range(k, len(bodies), senders):
+            scheduled = start + j / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            conn.request(
+                "POST",
+                "/webhook",
+                bodies[j],
+                {"Content-Type": "application/json", "X-Hub-Signature-256": sign(bodies[j])},
+            )
+            response = conn.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - scheduled)
+            if response.status != 200:
+                with lock:
+                    failures[0] += 1
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=sender, args=(k,)) for k in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, failures[0]
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+# -- database --------------------------------------------------------------------------------
+def scratch_database() -> tuple[str, str]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from loyalty.migrate import upgrade
+
+    name = f"bench_webhook_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    url = make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    return name, url
+
+
+def drop_database(name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def tally(url: str, drain_seconds: float = 60) -> dict[str, int | float]:
+    """Inbound rows by status, and how long the outbox took to drain after the load stopped."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    started = time.monotonic()
+    with engine.connect() as conn:
+        while time.monotonic() - started < drain_seconds:
+            pending = conn.execute(
+                text("SELECT count(*) FROM outbox WHERE status IN ('queued','sending')")
+            ).scalar_one()
+            conn.commit()
+            if pending == 0:
+                break
+            time.sleep(0.5)
+        counts: dict[str, int | float] = dict(
+            conn.execute(text("SELECT 'inbound_' || status, count(*) FROM inbound_messages GROUP BY status")).all()  # type: ignore[arg-type]
+        )
+        counts.update(conn.execute(text("SELECT 'outbox_' || status, count(*) FROM outbox GROUP BY status")).all())  # type: ignore[arg-type]
+        counts["outbox_drain_seconds"] = round(time.monotonic() - started, 1)
+    engine.dispose()
+    return counts
+
+
+# -- report ----------------------------------------------------------------------------------
+def write_docs(section: str) -> None:
+    """Replace only the body of the "## Webhook" section of docs/PERFORMANCE.md."""
+    path = ROOT / "docs" / "PERFORMANCE.md"
+    content = path.read_text()
+    pattern = re.compile(r"(## Webhook \(`bench/webhook.py`\)\n\n)(.*?)(\n## |\Z)", re.S)
+    if not pattern.search(content):
+        raise SystemExit("docs/PERFORMANCE.md has no '## Webhook (`bench/webhook.py`)' section")
+    path.write_text(pattern.sub(lambda m: m.group(1) + section + m.group(3), content, count=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=15, help="seconds of wrk load per endpoint")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers (both endpoints)")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread)")
+    parser.add_argument("--phones", type=int, default=20_000, help="distinct customer numbers")
+    parser.add_argument("--messages", type=int, default=60_000, help="distinct pre-signed messages for wrk")
+    parser.add_argument("--rate", type=float, default=200.0, help="messages per second of the latency run")
+    parser.add_argument("--rate-seconds", type=int, default=15)
+    parser.add_argument("--write-docs", action="store_true", help="update the Webhook section of docs/PERFORMANCE.md")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+
+    wrk = ensure_wrk()
+    run = uuid.uuid4().hex[:6].upper()
+    name, url = scratch_database()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
+    try:
+        requests_file = workdir / "requests.tsv"
+        write_requests(requests_file, run, 0, args.messages, args.phones)
+        rate_bodies = [
+            payload(run, i, args.phones)
+            for i in range(args.messages, args.messages + int(args.rate * args.rate_seconds))
+        ]
+        warm = workdir / "warm.tsv"
+        write_requests(warm, run + "W", 0, 2_000, args.phones)
+
+        bare_env = {"WHATSAPP_APP_SECRET": SECRET}
+        with gunicorn("bench.webhook:bare_app()", bare_env, args.workers, args.threads) as bare_url:
+            run_wrk(wrk, bare_url, warm, 2, args.connections, args.wrk_threads)
+            bare = run_wrk(wrk, bare_url, requests_file, args.duration, args.connections, args.wrk_threads)
+        print(f"bare endpoint: {bare.rps:,.0f} requests/s ({bare.requests} requests, {bare.non_2xx} non-2xx)")
+
+        app_env = {
+            "APP_ENV": "development",
+            "DATABASE_URL": url,
+            "WHATSAPP_APP_SECRET": SECRET,
+            "WHATSAPP_TOKEN": "",
+            "WHATSAPP_PHONE_ID": "",
+        }
+        with gunicorn("wsgi:app", app_env, args.workers, args.threads) as app_url:
+            run_wrk(wrk, app_url, warm, 2, args.connections, args.wrk_threads)
+            ours = run_wrk(wrk, app_url, requests_file, args.duration, args.connections, args.wrk_threads)
+            print(f"real app: {ours.rps:,.0f} messages/s ({ours.requests} requests, {ours.non_2xx} non-2xx)")
+            time.sleep(2)
+            latencies, rate_failures = fixed_rate(app_url, rate_bodies, args.rate)
+            counts = tally(url)
+        wrapped = ours.requests > args.messages
+        ratio = ours.rps / bare.rps
+        p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
+        print(f"ratio: {ratio:.1%} (target >= 10%)")
+        print(
+            f"at {args.rate:.0f}/s for {args.rate_seconds}s: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {max(latencies) * 1000:.1f} ms (target p99 < 100 ms), {rate_failures} non-200"
+        )
+        print(f"database afterwards: {counts}")
+        if wrapped:
+            print("WARNING: wrk sent more requests than prepared messages; raise --messages", file=sys.stderr)
+        if args.write_docs:
+            write_docs(section(args, bare, ours, ratio, p50, p99, max(latencies) * 1000, rate_failures, counts))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        drop_database(name)
+
+
+def section(
+    args: argparse.Namespace,
+    bare: WrkResult,
+    ours: WrkResult,
+    ratio: float,
+    p50: float,
+    p99: float,
+    worst: float,
+    rate_failures: int,
+    counts: dict[str, int | float],
+) -> str:
+    cores = os.cpu_count()
+    verdict_ratio = "meets" if ratio >= 0.10 else "MISSES"
+    verdict_p99 = "meets" if p99 < 100 else "MISSES"
+    return f"""Command: `.venv/bin/python bench/webhook.py --write-docs` (defaults: {args.duration} s of `wrk -t{args.wrk_threads} -c{args.connections}` per endpoint,
+gunicorn `gthread` with {args.workers} workers x {args.threads} threads for both, PostgreSQL, {args.phones:,} distinct numbers,
+every request a distinct signed text message; then {args.rate:.0f} messages/s for {args.rate_seconds} s, open loop).
+Measured on {time.strftime("%Y-%m-%d")}, {cores} cores, load generator on the same machine.
+
+| | throughput | notes |
+| --- | --- | --- |
+| bare Flask endpoint (signature check, 200) | {bare.rps:,.0f} requests/s | {bare.non_2xx} non-2xx |
+| real app (store, flood check, engine, outbox, after-commit send) | {ours.rps:,.0f} messages/s | {ours.non_2xx} non-2xx |
+| **ratio** | **{ratio:.1%}** | target >= 10%: {verdict_ratio} |
+
+Latency of the real app at a fixed {args.rate:.0f} messages/s: p50 {p50:.1f} ms, **p99 {p99:.1f} ms**, max {worst:.1f} ms
+(target p99 < 100 ms: {verdict_p99}; {rate_failures} non-200).
+
+Afterwards: {", ".join(f"{k} {v}" for k, v in sorted(counts.items()))}. Without `WHATSAPP_TOKEN` the
+sender is the log-only one, so "sent" means claimed and marked sent by the after-commit sender threads
+(the Graph API's own latency is not part of the webhook's answer, by design).
+"""
+
+
+if __name__ == "__main__":
+    main()
