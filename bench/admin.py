@@ -1,0 +1,269 @@
+"""Console benchmark: the dashboard and customer search with 100,000 customers and 1,000,000 ledger rows.
+
+It builds a migrated PostgreSQL database on the local server with SQL
+``generate_series`` (customers with E.164 phones, names and sources spread over
+two years; ``--entries`` ledger rows per customer whose deltas and lots agree
+with the cached balances, so ``loyalty verify`` passes), serves the real app
+with werkzeug on an ephemeral port, signs in, and times requests over HTTP:
+
+- baseline: ``/admin/erp/status`` (session, user load, a tiny JSON answer),
+- the dashboard uncached (every request recomputes) and with its 60 s cache,
+- customer search by phone written differently from storage, by name, by code,
+- a customer page.
+
+It reports the median and 90th percentile of each, and the ratio to the
+baseline measured in the same run (the machine is shared and noisy).
+
+    .venv/bin/python bench/admin.py                          # 100,000 customers, 10 entries each
+    .venv/bin/python bench/admin.py --customers 10000 --requests 20
+    .venv/bin/python bench/admin.py --write-docs             # also update the Console section of docs/PERFORMANCE.md
+
+The scratch database is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import statistics
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg2://postgres:postgres@127.0.0.1:5432/postgres")
+PASSWORD = "bench password 123"
+FIRST = ["Asha", "Ravi", "Meera", "Imran", "Priya", "Kabir", "Neha", "Arjun", "Divya", "Rahul",
+         "Sneha", "Vikram", "Anita", "Suresh", "Pooja", "Manoj", "Kavita", "Amit", "Lakshmi", "Farhan"]  # fmt: skip
+LAST = ["Verma", "Kumar", "Iyer", "Shaikh", "Nair", "Singh", "Sharma", "Reddy", "Das", "Patel",
+        "Gupta", "Menon", "Khan", "Joshi", "Rao", "Bose", "Pillai", "Mehta", "Chopra", "Sethi"]  # fmt: skip
+
+CUSTOMERS_SQL = """
+INSERT INTO customers (id, phone, name, language, source, opted_in, tier, points_balance, points_owed,
+                       lifetime_points, referral_code, created_at, last_active_at)
+SELECT i,
+       '+9198' || lpad(i::text, 8, '0'),
+       (:first)[1 + i % 20] || ' ' || (:last)[1 + (i / 20) % 20],
+       CASE WHEN i % 7 = 0 THEN 'hi' ELSE 'en' END,
+       (ARRAY['erp','whatsapp','referral','affiliate','staff','erp','erp','whatsapp'])[1 + i % 8],
+       i % 10 <> 0,
+       (ARRAY['silver','silver','silver','gold','platinum'])[1 + i % 5],
+       0, 0, 0,
+       'B' || upper(to_hex(i + 1048576)),
+       now() - make_interval(days => (i * 7919) % 730, secs => i % 86400),
+       now() - make_interval(days => CASE WHEN i % 4 = 0 THEN i % 30 ELSE 31 + i % 300 END)
+FROM generate_series(1, :n) AS i
+"""
+
+# Per customer: entry 1 is an earn lot that also paid for entries 2 (redeem) and 3 (expire);
+# the other entries are earns whose lots are untouched. So sum(delta) = sum(remaining) per customer.
+LEDGER_SQL = """
+INSERT INTO ledger_entries (customer_id, kind, delta, idempotency_key, remaining, expires_at, owed_delta,
+                            description, created_at)
+SELECT c, kind, delta, 'bench:' || c || ':' || k, remaining,
+       CASE WHEN delta > 0 THEN at + interval '12 months' END, 0, kind, at
+FROM (
+  SELECT c, k,
+         CASE k WHEN 2 THEN 'redeem' WHEN 3 THEN 'expire' ELSE 'earn' END AS kind,
+         CASE k WHEN 1 THEN 300 + c % 200 WHEN 2 THEN -100 WHEN 3 THEN -50 ELSE 20 + (c * k) % 180 END AS delta,
+         CASE k WHEN 1 THEN 150 + c % 200 WHEN 2 THEN 0 WHEN 3 THEN 0 ELSE 20 + (c * k) % 180 END AS remaining,
+         now() - make_interval(days => ((c * 31 + k * 97) % 700), secs => (c * k) % 86400) AS at
+  FROM generate_series(:lo, :hi) AS c, generate_series(1, :per) AS k
+) AS rows
+"""
+
+BALANCES_SQL = """
+UPDATE customers SET points_balance = s.balance, lifetime_points = s.earned
+FROM (SELECT customer_id, sum(delta) AS balance, sum(CASE WHEN kind = 'earn' THEN delta ELSE 0 END) AS earned
+      FROM ledger_entries GROUP BY customer_id) AS s
+WHERE s.customer_id = customers.id
+"""
+
+
+def build(url: str, customers: int, per: int) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text(CUSTOMERS_SQL), {"first": FIRST, "last": LAST, "n": customers})
+        conn.execute(text("SELECT setval('customers_id_seq', :n)"), {"n": customers})
+    step = 20_000
+    for lo in range(1, customers + 1, step):
+        with engine.begin() as conn:
+            conn.execute(text(LEDGER_SQL), {"lo": lo, "hi": min(lo + step - 1, customers), "per": per})
+    with engine.begin() as conn:
+        conn.execute(text(BALANCES_SQL))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
+    engine.dispose()
+
+
+def check_consistent(url: str) -> int:
+    """Ledger rows, after checking that every cached balance matches its entries."""
+    from domain.db import Database
+    from domain.ledger import verify
+
+    db = Database(url)
+    with db.unit_of_work() as session:
+        drifts = verify(session)
+        rows = session.execute(text("SELECT count(*) FROM ledger_entries")).scalar_one()
+    db.dispose()
+    if drifts:
+        raise SystemExit(f"generated data is inconsistent: {len(drifts)} balances drift")
+    return int(rows)
+
+
+def serve(url: str) -> tuple[str, Any]:
+    from werkzeug.serving import make_server
+
+    from domain.users import create_user
+    from loyalty import create_app
+
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "bench-" + "k" * 40})
+    with app.extensions["loyalty.db"].unit_of_work() as session:
+        create_user(session, "bench@example.com", "admin", PASSWORD)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}", (app, server)
+
+
+def sign_in(base: str) -> requests.Session:
+    http = requests.Session()
+    page = http.get(f"{base}/admin/login").text
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token
+    response = http.post(
+        f"{base}/admin/login",
+        data={"email": "bench@example.com", "password": PASSWORD, "csrf_token": token.group(1)},
+        allow_redirects=False,
+    )
+    assert response.status_code == 302, response.status_code
+    return http
+
+
+def timed(http: requests.Session, url: str, count: int, expect: str | None = None) -> list[float]:
+    http.get(url)  # warm-up
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        response = http.get(url)
+        samples.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, (url, response.status_code)
+        if expect is not None:
+            assert expect in response.text, (url, expect)
+    return samples
+
+
+def p90(samples: list[float]) -> float:
+    return sorted(samples)[max(int(len(samples) * 0.9) - 1, 0)]
+
+
+def measure(base: str, app: Any, count: int, customers: int) -> list[tuple[str, list[float]]]:
+    http = sign_in(base)
+    middle = customers // 2
+    phone_as_typed = f"098{middle:08d}"[:5] + " " + f"098{middle:08d}"[5:]
+    code = "B" + format(middle + 1048576, "X")
+    results = [("baseline: /admin/erp/status", timed(http, f"{base}/admin/erp/status", count))]
+    app.config["ADMIN_DASHBOARD_CACHE_SECONDS"] = 0
+    results.append(("dashboard, uncached", timed(http, f"{base}/admin/", count, "Members")))
+    app.config["ADMIN_DASHBOARD_CACHE_SECONDS"] = 60
+    results.append(("dashboard, 60 s cache", timed(http, f"{base}/admin/", count, "Members")))
+    searches = [
+        (f"search by phone '{phone_as_typed}'", phone_as_typed, f"+9198{middle:08d}"),
+        ("search by name 'asha verma'", "asha verma", "Asha Verma"),
+        ("search by name part 'mehta'", "mehta", "Mehta"),
+        (f"search by code '{code}'", code, code),
+    ]
+    for label, query, expect in searches:
+        url = requests.Request("GET", f"{base}/admin/customers", params={"q": query}).prepare().url
+        assert url is not None
+        results.append((label, timed(http, url, count, expect)))
+    results.append(("customer page", timed(http, f"{base}/admin/customers/{middle}", count, "Ledger")))
+    return results
+
+
+def report(results: list[tuple[str, list[float]]], customers: int, rows: int, count: int) -> str:
+    base = statistics.median(results[0][1])
+    lines = [
+        f"{customers:,} customers, {rows:,} ledger rows, PostgreSQL, {count} requests each "
+        "(after one warm-up), one client, werkzeug threaded server:",
+        "",
+        "| request | median ms | p90 ms | median / baseline |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for label, samples in results:
+        median = statistics.median(samples)
+        lines.append(f"| {label} | {median:.1f} | {p90(samples):.1f} | {median / base:.1f}x |")
+    return "\n".join(lines)
+
+
+def write_docs(body: str, command: str) -> None:
+    path = ROOT / "docs" / "PERFORMANCE.md"
+    doc = path.read_text()
+    heading = "## Console (`bench/admin.py`)"
+    start = doc.index(heading) + len(heading)
+    following = doc.find("\n## ", start)
+    end = len(doc) if following == -1 else following + 1
+    section = f"\n\n`{command}`\n\n{body}\n\n{NOTES}\n"
+    path.write_text(doc[:start] + section + ("\n" if following != -1 else "") + doc[end:])
+
+
+NOTES = """How it stays fast: the dashboard is five grouped SQL queries (`domain/reports.py`; months are
+`date_trunc` on PostgreSQL, `strftime` on SQLite) whose result is cached per process for 60 s, lists fetch one
+extra row instead of counting, and search uses the phone's unique index for a phone in any format.
+Target: median under 200 ms at this size."""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--entries", type=int, default=10, help="ledger rows per customer (at least 3)")
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+    from loyalty.migrate import upgrade
+
+    name = f"loyalty_bench_admin_{uuid.uuid4().hex[:8]}"
+    admin_engine = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+    with admin_engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        started = time.perf_counter()
+        upgrade(url)
+        build(url, args.customers, max(args.entries, 3))
+        rows = check_consistent(url)
+        print(f"built {args.customers:,} customers and {rows:,} ledger rows in {time.perf_counter() - started:.0f}s")
+        base, (app, server) = serve(url)
+        try:
+            results = measure(base, app, args.requests, args.customers)
+        finally:
+            server.shutdown()
+            app.extensions["loyalty.db"].dispose()
+        body = report(results, args.customers, rows, args.requests)
+        print(body)
+        if args.write_docs:
+            command = "python bench/admin.py" + (f" --customers {args.customers}" if args.customers != 100_000 else "")
+            write_docs(body, command)
+    finally:
+        if not args.keep:
+            with admin_engine.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin_engine.dispose()
+
+
+if __name__ == "__main__":
+    main()
