@@ -288,17 +288,15 @@ def adjust_for_order(
 
 def order_commission_target(session: Session, order_id: int, net_amount: Decimal, kept_amount: Decimal) -> Decimal:
     """What an order's commission should be once only ``kept_amount`` of it was kept."""
-    rows = list(
-        session.scalars(select(Commission).where(Commission.order_id == order_id, Commission.kind != "reversal"))
-    )
-    if not rows or net_amount <= 0:
+    first = session.scalar(select(Commission).where(Commission.order_id == order_id).order_by(Commission.id).limit(1))
+    if first is None or net_amount <= 0:
         return Decimal(0)
-    affiliate = session.get(Affiliate, rows[0].affiliate_id)
+    if first.kind == "first_purchase":
+        # A fixed amount per first purchase: all of it while any of the order is kept.
+        return first.amount if kept_amount > 0 else Decimal(0)
+    affiliate = session.get(Affiliate, first.affiliate_id)
     assert affiliate is not None
-    if affiliate.commission_type == "fixed":
-        original = sum((c.amount for c in rows), Decimal(0))
-        return original if kept_amount > 0 else Decimal(0)
-    return commission_for(affiliate, kept_amount, False)
+    return money(kept_amount * Decimal(affiliate.commission_percent) / 100)
 
 
 def _add(

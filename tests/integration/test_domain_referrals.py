@@ -257,3 +257,23 @@ def test_affiliate_code_then_referral_code_is_refused(database: Database) -> Non
         assert me is not None
         with pytest.raises(ReferralRefused, match="already"):
             referrals.apply_code(s, me, friend.referral_code, RULES, NOW)
+
+
+def test_fixed_commission_survives_cancel_recomplete_and_correction(database: Database) -> None:
+    aff_id, code = _affiliate(database)
+    with database.unit_of_work() as s:
+        affiliates.set_terms(
+            s, aff_id, commission_type="fixed", percent=D(0), fixed=D("150"), window_days=60, actor="admin", now=NOW
+        )
+    cid = _attributed(database, code)
+    with database.unit_of_work() as s:
+        record_order(s, cid, "O-1", "1000")
+    with database.unit_of_work() as s:
+        record_order(s, cid, "O-1", "1000", status="cancelled")
+    with database.unit_of_work() as s:
+        record_order(s, cid, "O-1", "1000")
+    with database.unit_of_work() as s:
+        record_order(s, cid, "O-1", "1200")
+    with database.unit_of_work() as s:
+        total = sum(c.amount for c in s.scalars(select(Commission)))
+        assert total == D("150.00")
