@@ -174,6 +174,10 @@ def _update(
     order.order_date = data.order_date
     order.bill_no = data.bill_no
     if data.lines:
+        # Delete the old lines first: the unit of work would insert the new
+        # ones before deleting, and (order, line_no) is unique.
+        order.lines.clear()
+        session.flush()
         order.lines = [_line(line) for line in data.lines]
         session.flush()
     order.updated_at = now

@@ -288,3 +288,21 @@ def test_returns_lower_the_rolling_spend(database: Database) -> None:
         tiers.review(s, RULES, NOW)
     with database.unit_of_work() as s:
         assert s.get(Customer, cid).tier == "silver"  # type: ignore[union-attr]
+
+
+def test_changed_lines_replace_the_old_ones(database: Database) -> None:
+    first = (orders.LineData(1, Decimal("600"), category="footwear"), orders.LineData(2, Decimal("400")))
+    second = (orders.LineData(1, Decimal("700"), category="footwear"), orders.LineData(2, Decimal("300")))
+    rules = dataclasses.replace(RULES, category_multipliers={"footwear": Decimal("2")})
+    with database.unit_of_work() as s:
+        cid = make_customer(s).id
+        record_order(s, cid, "O-1", "1000", lines=first, rules=rules)
+    with database.unit_of_work() as s:
+        assert balance(s, cid) == (16, 0)
+        assert record_order(s, cid, "O-1", "1000", lines=second, rules=rules).value == "updated"
+    with database.unit_of_work() as s:
+        assert balance(s, cid) == (17, 0)
+        assert [(ln.line_no, ln.amount) for ln in s.query(Order).one().lines] == [
+            (1, Decimal("700.00")),
+            (2, Decimal("300.00")),
+        ]
