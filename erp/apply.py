@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain import customers as domain_customers
+from domain import order_batches
 from domain import orders as domain_orders
 from domain import products as domain_products
 from domain.customers import Customer, NewCustomer
@@ -204,16 +205,31 @@ def _orders(session: Session, batch: Batch, settings: Settings, rules: ProgramRu
     wanted = {values["erp_customer_id"] for _, values in converted if values}
     stmt = select(Customer.erp_customer_id, Customer.id).where(Customer.erp_customer_id.in_(wanted))
     customer_ids: dict[str | None, int] = {erp_id: cid for erp_id, cid in session.execute(stmt)}
+    ready: list[tuple[Row, OrderData]] = []
     for row, values in converted:
         if values is None:
             continue
         try:
-            data = _order_data(run, row, values, customer_ids)
+            ready.append((row, _order_data(run, row, values, customer_ids)))
         except RowError as exc:
             run.reject(row, exc.reason)
-            continue
-        run.attempt(row, lambda d=data: domain_orders.record_order(session, d, rules, settings.now))  # type: ignore[misc]
+    for (row, data), outcome in zip(ready, _bulk(session, [d for _, d in ready], rules, settings), strict=True):
+        if outcome is not None:
+            run.counts.count(outcome)
+            run.applied.append(run.key(row))
+        else:
+            run.attempt(row, lambda d=data: domain_orders.record_order(session, d, rules, settings.now))  # type: ignore[misc]
     return run.finish()
+
+
+def _bulk(session: Session, items: list[OrderData], rules: ProgramRules, settings: Settings) -> list[Outcome | None]:
+    """New simple orders in a few statements; if that fails as a whole, every order goes one by one."""
+    try:
+        with session.begin_nested():
+            return order_batches.record_new_orders(session, items, rules, settings.now)
+    except (DomainError, IntegrityError) as exc:
+        log.warning("bulk order insert fell back to one by one: %s", exc)
+        return [None] * len(items)
 
 
 def _order_data(run: _Run, row: Row, values: dict[str, Any], customer_ids: dict[str | None, int]) -> OrderData:

@@ -1,0 +1,253 @@
+"""New orders in bulk: the common case of ``orders.record_order``, a batch at a time.
+
+A sync of a million orders cannot afford a dozen statements per order. Most
+orders are simple: new, completed, for a customer with no pending referral
+bonus, no affiliate and no points owed. For those this
+module computes exactly what ``record_order`` would (the same earn function,
+ledger lot, notification and first-purchase date) and writes them with a few
+set-based statements; a tier upgrade is evaluated after each order, as
+``tiers.evaluate`` does. Every other order is handed back (``None``) for
+``record_order`` to handle one by one, so the rules live in one place.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from domain import earning, tiers
+from domain.customers import Customer
+from domain.db import money
+from domain.errors import ValidationError
+from domain.ledger import LedgerEntry
+from domain.notifications import Notification
+from domain.orders import OrderData, Outcome, validate_order
+from domain.rules import ProgramRules
+from domain.sales import Order, OrderLine
+from domain.timeutil import add_months
+
+
+@dataclass
+class _Plan:
+    """The rows one batch will insert, built in Python before any write."""
+
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[list[dict[str, Any]]] = field(default_factory=list)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def record_new_orders(
+    session: Session, items: Sequence[OrderData], rules: ProgramRules, now: dt.datetime
+) -> list[Outcome | None]:
+    """``Outcome.CREATED`` for each order recorded here; ``None`` for those ``record_order`` must handle."""
+    outcomes: list[Outcome | None] = [None] * len(items)
+    candidates = _candidates(session, items)
+    if not candidates:
+        return outcomes
+    customers = _lock_customers(session, {items[i].customer_id for i in candidates})
+    spend = _spend_before(session, list(customers), now, rules)
+    by_customer: dict[int, list[int]] = {}
+    for i in candidates:
+        by_customer.setdefault(items[i].customer_id, []).append(i)
+    plan, campaigns = _Plan(), _CampaignCache(session, rules)
+    chosen: list[int] = []
+    for cid, indexes in by_customer.items():
+        customer = customers.get(cid)
+        if customer is None or not _simple(customer):
+            continue
+        running = spend.get(cid, Decimal(0))
+        for i in indexes:
+            _plan_order(plan, customer, items[i], rules, now, campaigns)
+            running = _upgrade_tier(plan, customer, items[i], running, rules, now)
+            chosen.append(i)
+    _write(session, plan)
+    for i in chosen:
+        outcomes[i] = Outcome.CREATED
+    return outcomes
+
+
+def _candidates(session: Session, items: Sequence[OrderData]) -> list[int]:
+    """Valid, completed orders we have not seen (each id once in the batch)."""
+    ids = [item.erp_order_id for item in items]
+    known = set(session.scalars(select(Order.erp_order_id).where(Order.erp_order_id.in_(ids))))
+    seen: set[str] = set()
+    out = []
+    for i, item in enumerate(items):
+        try:
+            validate_order(item)
+        except ValidationError:
+            continue
+        if item.status == "completed" and item.erp_order_id not in known and item.erp_order_id not in seen:
+            out.append(i)
+        seen.add(item.erp_order_id)
+    return out
+
+
+def _lock_customers(session: Session, ids: set[int]) -> dict[int, Customer]:
+    """All customers of the batch, locked in id order (the order every writer locks in)."""
+    stmt = (
+        select(Customer)
+        .where(Customer.id.in_(sorted(ids)))
+        .order_by(Customer.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {c.id: c for c in session.scalars(stmt)}
+
+
+def _spend_before(session: Session, ids: list[int], now: dt.datetime, rules: ProgramRules) -> dict[int, Decimal]:
+    """``tiers.rolling_spend`` for every customer of the batch, in one query."""
+    since = now - dt.timedelta(days=rules.tier_window_days)
+    stmt = (
+        select(Order.customer_id, func.sum(Order.net_amount), func.sum(Order.returned_amount))
+        .where(Order.customer_id.in_(ids), Order.order_date >= since, Order.status == "completed")
+        .group_by(Order.customer_id)
+    )
+    spend = {cid: Decimal(0) for cid in ids}
+    for cid, net, returned in session.execute(stmt):
+        spend[cid] = (net or Decimal(0)) - (returned or Decimal(0))
+    return spend
+
+
+def _simple(customer: Customer) -> bool:
+    """No referral bonus, affiliate commission or settling of owed points can follow from its orders."""
+    if customer.affiliate_id is not None or customer.points_owed != 0:
+        return False
+    return customer.referred_by_id is None or customer.referral_rewarded_at is not None
+
+
+class _CampaignCache:
+    """Campaigns running on each shop-local day, looked up once per day per batch."""
+
+    def __init__(self, session: Session, rules: ProgramRules) -> None:
+        self.session, self.rules = session, rules
+        self.days: dict[dt.date, list[earning.CampaignTerms]] = {}
+
+    def on(self, moment: dt.datetime) -> list[earning.CampaignTerms]:
+        day = self.rules.local_date(moment)
+        if day not in self.days:
+            self.days[day] = earning.running_campaigns(self.session, day)
+        return self.days[day]
+
+
+def _plan_order(
+    plan: _Plan, customer: Customer, data: OrderData, rules: ProgramRules, now: dt.datetime, campaigns: _CampaignCache
+) -> None:
+    """What ``orders._create`` writes for a completed order, as rows; the customer is updated in place."""
+    net = money(data.net_amount)
+    lines = [earning.Line(money(ln.amount), ln.category) for ln in data.lines]
+    earned = earning.points_for_order(rules, net, lines, customer.tier, campaigns.on(data.order_date))
+    points = earning.points_kept_after_return(earned, net, Decimal(0))
+    plan.orders.append(
+        {
+            "erp_order_id": data.erp_order_id,
+            "bill_no": data.bill_no,
+            "customer_id": customer.id,
+            "order_date": data.order_date,
+            "net_amount": net,
+            "returned_amount": Decimal(0),
+            "status": data.status,
+            "earn_tier": customer.tier,
+            "points_awarded": points,
+            "points_earned": earned,
+            "revision": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+    )
+    plan.lines.append(
+        [
+            {
+                "line_no": ln.line_no,
+                "erp_product_id": ln.erp_product_id,
+                "category": ln.category,
+                "qty": ln.qty,
+                "amount": money(ln.amount),
+            }
+            for ln in data.lines
+        ]
+    )
+    if customer.first_purchase_at is None:
+        customer.first_purchase_at = data.order_date
+    if points <= 0:
+        return
+    bill = data.bill_no or data.erp_order_id
+    customer.points_balance += points
+    customer.lifetime_points += points
+    plan.entries.append(
+        {
+            "customer_id": customer.id,
+            "kind": "earn",
+            "delta": points,
+            "idempotency_key": f"erp:order:{data.erp_order_id}",
+            "remaining": points,
+            "expires_at": add_months(data.order_date, rules.expiry_months),
+            "owed_delta": 0,
+            "description": f"bill {bill}"[:200],
+            "created_at": now,
+            "erp_order_id": data.erp_order_id,
+        }
+    )
+    plan.notes.append(
+        {
+            "customer_id": customer.id,
+            "kind": "points_earned",
+            "payload": {"points": points, "bill_no": bill, "amount": str(net), "balance": customer.points_balance},
+            "idempotency_key": f"points:order:{data.erp_order_id}",
+            "status": "pending",
+            "created_at": now,
+        }
+    )
+
+
+def _upgrade_tier(
+    plan: _Plan, customer: Customer, data: OrderData, spend: Decimal, rules: ProgramRules, now: dt.datetime
+) -> Decimal:
+    """``tiers.evaluate`` after the order: an upgrade at once (never a downgrade); returns the new spend."""
+    if data.order_date >= now - dt.timedelta(days=rules.tier_window_days):
+        spend += money(data.net_amount)
+    target = tiers.tier_for_spend(spend, rules.tier_thresholds)
+    if tiers.rank(target) <= tiers.rank(customer.tier):
+        return spend
+    previous, customer.tier, customer.tier_changed_at = customer.tier, target, now
+    plan.notes.append(
+        {
+            "customer_id": customer.id,
+            "kind": "tier_changed",
+            "payload": {"from": previous, "to": target, "upgrade": True},
+            "idempotency_key": f"tier:{customer.id}:{now.isoformat()}:{target}",
+            "status": "pending",
+            "created_at": now,
+        }
+    )
+    return spend
+
+
+def _write(session: Session, plan: _Plan) -> None:
+    """A handful of multi-row statements for the whole batch."""
+    if not plan.orders:
+        return
+    session.flush()
+    rows = session.execute(
+        insert(Order).returning(Order.id, Order.erp_order_id, sort_by_parameter_order=True), plan.orders
+    ).all()
+    ids = {erp_id: oid for oid, erp_id in rows}
+    lines = [{**line, "order_id": oid} for (oid, _), group in zip(rows, plan.lines, strict=True) for line in group]
+    if lines:
+        session.execute(insert(OrderLine), lines)
+    if plan.entries:
+        entries = [
+            {k: v for k, v in e.items() if k != "erp_order_id"} | {"order_id": ids[e["erp_order_id"]]}
+            for e in plan.entries
+        ]
+        session.execute(insert(LedgerEntry), entries)
+    if plan.notes:
+        session.execute(insert(Notification), plan.notes)
+    session.flush()
