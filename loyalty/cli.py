@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 from flask import Flask
 from flask.cli import AppGroup
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from domain import audit, customers, ledger, rewards
 from domain.errors import DomainError
@@ -51,8 +51,10 @@ def one_line_errors(func: F) -> F:
             return func(*args, **kwargs)
         except DomainError as exc:
             raise click.ClickException(exc.reason) from None
-        except OperationalError as exc:
-            raise click.ClickException(f"database unavailable or not migrated: {exc.orig}") from None
+        except (OperationalError, ProgrammingError) as exc:
+            # PostgreSQL says "relation does not exist" (ProgrammingError), SQLite "no such table".
+            reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+            raise click.ClickException(f"database unavailable or not migrated: {reason}") from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -67,7 +69,8 @@ def db_upgrade(revision: str) -> None:
     try:
         upgrade(url, revision)
     except OperationalError as exc:
-        raise click.ClickException(f"cannot migrate {services.database().engine.url!r}: {exc.orig}") from None
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+        raise click.ClickException(f"cannot migrate {services.database().engine.url!r}: {reason}") from None
     click.echo("database is at the latest revision")
 
 

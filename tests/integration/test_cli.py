@@ -256,3 +256,17 @@ def test_unmigrated_database_is_one_line(tmp_path: Path) -> None:
 
 def test_app_fixture_is_flask(app: Flask) -> None:
     assert app.config["TESTING"] is True
+
+
+def test_unmigrated_postgresql_is_one_line(empty_pg_url: str) -> None:
+    app = create_app(app_config(empty_pg_url))
+    result = app.test_cli_runner().invoke(args=["points", "balance", "9812345678"])
+    one_line_failure(result, "database unavailable or not migrated", "customers")
+    app.extensions["loyalty.db"].dispose()
+
+
+def test_unreachable_database_is_one_line() -> None:
+    app = create_app(app_config("postgresql+psycopg2://nobody@127.0.0.1:1/nothing"))
+    for args in (["loyalty", "verify"], ["db", "upgrade"]):
+        one_line_failure(app.test_cli_runner().invoke(args=args))
+    app.extensions["loyalty.db"].dispose()
