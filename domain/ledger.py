@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ForeignKey, Index, String, func, select, text
+from sqlalchemy import ForeignKey, Index, String, and_, case, func, or_, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain import audit
@@ -308,16 +308,24 @@ class Drift:
     lots_remaining: int
     cached_owed: int
     ledger_owed: int
+    # Entries whose unspent points are impossible: negative, more than the credit, or on a debit.
+    bad_lots: int = 0
 
 
 def verify(session: Session) -> list[Drift]:
     """Recompute every balance from the ledger; returns the customers that disagree."""
+    impossible = or_(
+        LedgerEntry.remaining < 0,
+        and_(LedgerEntry.delta >= 0, LedgerEntry.remaining > LedgerEntry.delta),
+        and_(LedgerEntry.delta < 0, LedgerEntry.remaining != 0),
+    )
     sums = (
         select(
             LedgerEntry.customer_id.label("cid"),
             func.coalesce(func.sum(LedgerEntry.delta), 0).label("balance"),
             func.coalesce(func.sum(LedgerEntry.remaining), 0).label("lots"),
             func.coalesce(func.sum(LedgerEntry.owed_delta), 0).label("owed"),
+            func.coalesce(func.sum(case((impossible, 1), else_=0)), 0).label("bad"),
         )
         .group_by(LedgerEntry.customer_id)
         .subquery()
@@ -329,9 +337,10 @@ def verify(session: Session) -> list[Drift]:
         func.coalesce(sums.c.balance, 0),
         func.coalesce(sums.c.lots, 0),
         func.coalesce(sums.c.owed, 0),
+        func.coalesce(sums.c.bad, 0),
     ).outerjoin(sums, sums.c.cid == Customer.id)
     drifts = []
-    for cid, cached, owed, balance, lots, ledger_owed in session.execute(stmt):
-        if not (cached == balance == lots and owed == ledger_owed) or cached < 0 or owed < 0:
-            drifts.append(Drift(cid, cached, int(balance), int(lots), owed, int(ledger_owed)))
+    for cid, cached, owed, balance, lots, ledger_owed, bad in session.execute(stmt):
+        if not (cached == balance == lots and owed == ledger_owed) or min(cached, owed) < 0 or bad:
+            drifts.append(Drift(cid, cached, int(balance), int(lots), owed, int(ledger_owed), int(bad)))
     return drifts

@@ -198,7 +198,8 @@ def loyalty_verify() -> None:
     for d in drifts[:50]:
         click.echo(
             f"customer {d.customer_id}: cached {d.cached_balance}, ledger {d.ledger_balance}, "
-            f"lots {d.lots_remaining}, owed cached {d.cached_owed} ledger {d.ledger_owed}",
+            f"lots {d.lots_remaining}, owed cached {d.cached_owed} ledger {d.ledger_owed}"
+            + (f", {d.bad_lots} impossible lot(s)" if d.bad_lots else ""),
             err=True,
         )
     click.echo(f"drift in {len(drifts)} customer balance(s)", err=True)

@@ -234,3 +234,16 @@ def test_history_newest_first(database: Database) -> None:
         give_points(s, cid, 1, now=NOW)
         give_points(s, cid, 2, now=NOW + DAY)
         assert [e.delta for e in ledger.history(s, cid)] == [2, 1]
+
+
+def test_verify_finds_impossible_lots_even_when_the_sums_agree(database: Database) -> None:
+    with database.unit_of_work() as s:
+        cid = make_customer(s).id
+        a = give_points(s, cid, 40)
+        b = give_points(s, cid, 10)
+    with database.unit_of_work() as s:
+        s.execute(update(LedgerEntry).where(LedgerEntry.id == a.id).values(remaining=55))
+        s.execute(update(LedgerEntry).where(LedgerEntry.id == b.id).values(remaining=-5))
+    with database.unit_of_work() as s:
+        (drift,) = ledger.verify(s)
+        assert (drift.cached_balance, drift.ledger_balance, drift.lots_remaining, drift.bad_lots) == (50, 50, 50, 2)
