@@ -15,6 +15,7 @@ from flask import Flask
 from sqlalchemy import create_engine, func, inspect, select, text, update
 from sqlalchemy.engine import make_url
 
+from domain import ledger
 from domain.audit import AuditEntry
 from domain.customers import Customer
 from domain.db import Database
@@ -22,7 +23,7 @@ from domain.rewards import Reward
 from domain.users import StaffUser, check_password
 from loyalty import create_app
 from tests.conftest import app_config
-from tests.domain_factories import give_points, make_customer
+from tests.domain_factories import NOW, give_points, make_customer
 
 ROOT = Path(__file__).resolve().parents[2]
 PHONE = "+919812345678"
@@ -270,3 +271,24 @@ def test_unreachable_database_is_one_line() -> None:
     for args in (["loyalty", "verify"], ["db", "upgrade"]):
         one_line_failure(app.test_cli_runner().invoke(args=args))
     app.extensions["loyalty.db"].dispose()
+
+
+def test_demo_seed_twice_changes_no_balance(runner: Any, database: Database, clock: Any) -> None:
+    assert runner.invoke(args=["demo", "seed"]).exit_code == 0
+    with database.unit_of_work() as s:
+        before = sorted(s.execute(select(Customer.phone, Customer.points_balance)).all())
+    clock.advance(hours=3)
+    again = runner.invoke(args=["demo", "seed"])
+    assert again.exit_code == 0, again.output
+    with database.unit_of_work() as s:
+        assert sorted(s.execute(select(Customer.phone, Customer.points_balance)).all()) == before
+    assert runner.invoke(args=["loyalty", "verify"]).exit_code == 0
+
+
+def test_points_balance_shows_points_owed(runner: Any, database: Database) -> None:
+    cid = _customer(database)
+    with database.unit_of_work() as s:
+        customer = ledger.lock_customer(s, cid)
+        ledger.debit(s, customer, kind="clawback", points=7, key="return", now=NOW, allow_shortfall=True)
+    result = runner.invoke(args=["points", "balance", PHONE])
+    assert result.output.strip() == f"{PHONE}: 0 points, tier silver, 7 points owed from returns"
