@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from admin import bp
 from admin.forms import ActionForm, AdjustForm, new_nonce
@@ -15,6 +17,7 @@ from admin.web import actor, cc, make_page, now, offset_for, page_number, unit_o
 from domain import audit, customers, ledger, tiers
 from domain.affiliates import Affiliate
 from domain.customers import Customer, set_opt_in
+from domain.errors import InvalidPhone
 from domain.rewards import Redemption
 from domain.rules import load_rules
 from domain.timeutil import add_months
@@ -29,8 +32,26 @@ def customers_search() -> ResponseReturnValue:
     query = request.args.get("q", "").strip()[:100]
     number = page_number()
     with unit_of_work() as session:
-        rows = customers.search(session, query, cc(), limit=26, offset=offset_for(number))
+        exact = exact_match(session, query, cc()) if number == 1 else None
+        rows = [exact] if exact else customers.search(session, query, cc(), limit=26, offset=offset_for(number))
     return render_template("admin/customers.html", q=query, page=make_page(rows, number))
+
+
+def exact_match(session: Session, query: str, country_code: int) -> Customer | None:
+    """A phone in any format, a referral code or an ERP id names one customer: found by a unique index.
+
+    Staff mostly search for the one customer at the counter; this answers that
+    without the broader (scanning) name search.
+    """
+    if not query:
+        return None
+    with contextlib.suppress(InvalidPhone):
+        found = customers.find_by_phone(session, query, country_code)
+        if found is not None:
+            return found
+    return customers.find_by_referral_code(session, query) or session.scalar(
+        select(Customer).where(Customer.erp_customer_id == query)
+    )
 
 
 def _customer_context(customer_id: int, form: AdjustForm | None = None) -> dict[str, object]:

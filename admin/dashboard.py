@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from flask import current_app, render_template
 from flask.typing import ResponseReturnValue
@@ -17,33 +18,52 @@ from domain import reports
 from domain.rules import load_rules
 
 CACHE_SECONDS = 60
+HISTORY_SECONDS = 3600
 _cache_lock = threading.Lock()
 
 
-def _cache() -> dict[str, tuple[float, reports.Dashboard]]:
-    """Per app (so per process and per test app), keyed by nothing more: one figure set."""
-    cache: dict[str, tuple[float, reports.Dashboard]] = current_app.extensions.setdefault("admin.dashboard", {})
+def _cache() -> dict[str, tuple[float, Any]]:
+    """Per app (so per process, and fresh for each test app)."""
+    cache: dict[str, tuple[float, Any]] = current_app.extensions.setdefault("admin.dashboard", {})
     return cache
 
 
+def _cached(name: str, ttl: float) -> Any:
+    with _cache_lock:
+        hit = _cache().get(name)
+    return hit[1] if hit is not None and time.monotonic() - hit[0] < ttl else None
+
+
+def _keep(name: str, value: Any) -> None:
+    with _cache_lock:
+        _cache()[name] = (time.monotonic(), value)
+
+
 def cached_dashboard() -> reports.Dashboard:
-    """The figures, recomputed at most once a minute (they are monthly anyway)."""
-    ttl = float(current_app.config.get("ADMIN_DASHBOARD_CACHE_SECONDS", CACHE_SECONDS))
-    with _cache_lock:
-        hit = _cache().get("figures")
-        if hit is not None and time.monotonic() - hit[0] < ttl:
-            return hit[1]
+    """The figures, recomputed at most once a minute; closed months at most once an hour.
+
+    Closed months are the expensive part (a scan of a year of ledger entries)
+    and only back-dated entries change them.
+    """
+    config = current_app.config
+    figures = _cached("figures", float(config.get("ADMIN_DASHBOARD_CACHE_SECONDS", CACHE_SECONDS)))
+    if figures is not None:
+        return figures  # type: ignore[no-any-return]
+    history = _cached("history", float(config.get("ADMIN_DASHBOARD_HISTORY_SECONDS", HISTORY_SECONDS)))
     with unit_of_work() as session:
-        figures = reports.dashboard(session, load_rules(session), now())
-    with _cache_lock:
-        _cache()["figures"] = (time.monotonic(), figures)
+        moment = now()
+        if history is None or history.current != reports.last_months(moment, 1)[0]:
+            history = reports.closed_months(session, moment)
+            _keep("history", history)
+        figures = reports.dashboard(session, load_rules(session), moment, history=history)
+    _keep("figures", figures)
     return figures
 
 
 def forget_cache() -> None:
-    """After an admin change the next dashboard view recomputes."""
+    """After a settings change (point value) the next dashboard view recomputes."""
     with _cache_lock:
-        _cache().clear()
+        _cache().pop("figures", None)
 
 
 def charts(figures: reports.Dashboard) -> dict[str, Markup]:

@@ -173,10 +173,12 @@ def measure(base: str, app: Any, count: int, customers: int) -> list[tuple[str, 
     phone_as_typed = f"098{middle:08d}"[:5] + " " + f"098{middle:08d}"[5:]
     code = "B" + format(middle + 1048576, "X")
     results = [("baseline: /admin/erp/status", timed(http, f"{base}/admin/erp/status", count))]
-    app.config["ADMIN_DASHBOARD_CACHE_SECONDS"] = 0
-    results.append(("dashboard, uncached", timed(http, f"{base}/admin/", count, "Members")))
-    app.config["ADMIN_DASHBOARD_CACHE_SECONDS"] = 60
-    results.append(("dashboard, 60 s cache", timed(http, f"{base}/admin/", count, "Members")))
+    app.config.update(ADMIN_DASHBOARD_CACHE_SECONDS=0, ADMIN_DASHBOARD_HISTORY_SECONDS=0)
+    results.append(("dashboard, nothing cached", timed(http, f"{base}/admin/", count, "Members")))
+    app.config.update(ADMIN_DASHBOARD_HISTORY_SECONDS=3600)
+    results.append(("dashboard, closed months cached", timed(http, f"{base}/admin/", count, "Members")))
+    app.config.update(ADMIN_DASHBOARD_CACHE_SECONDS=60)
+    results.append(("dashboard, 60 s cache (default)", timed(http, f"{base}/admin/", count, "Members")))
     searches = [
         (f"search by phone '{phone_as_typed}'", phone_as_typed, f"+9198{middle:08d}"),
         ("search by name 'asha verma'", "asha verma", "Asha Verma"),
@@ -217,9 +219,12 @@ def write_docs(body: str, command: str) -> None:
     path.write_text(doc[:start] + section + ("\n" if following != -1 else "") + doc[end:])
 
 
-NOTES = """How it stays fast: the dashboard is five grouped SQL queries (`domain/reports.py`; months are
-`date_trunc` on PostgreSQL, `strftime` on SQLite) whose result is cached per process for 60 s, lists fetch one
-extra row instead of counting, and search uses the phone's unique index for a phone in any format.
+NOTES = """How it stays fast: the dashboard is a handful of grouped SQL queries (`domain/reports.py`; months are
+`date_trunc` on PostgreSQL, `strftime` on SQLite, entries found through `ix_ledger_entries_created_at`). The closed
+months of the 12-month window (a scan of about half the ledger) are kept per process for an hour, since only
+back-dated entries change them; totals and the current month are recomputed, and the whole page is kept for 60 s.
+Lists fetch one extra row instead of counting. Search answers a phone in any format, a referral code or an ERP id
+through their unique indexes first and falls back to `domain.customers.search` (a name scan) otherwise.
 Target: median under 200 ms at this size."""
 
 

@@ -62,6 +62,8 @@ class LedgerEntry(Base):
             sqlite_where=text("remaining > 0"),
         ),
         Index("ix_ledger_entries_kind_created", "kind", "created_at"),
+        # The console's dashboard and reports read entries by date range.
+        Index("ix_ledger_entries_created_at", "created_at"),
     )
 
 

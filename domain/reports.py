@@ -26,6 +26,7 @@ from domain.rules import ProgramRules
 
 ACTIVE_DAYS = 30
 STREAM_BATCH = 1000
+_FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 
 
 def month_bucket(session: Session, column: Any) -> ColumnElement[Any]:
@@ -79,12 +80,40 @@ class Dashboard:
     sources: Sequence[str] = field(default=SOURCES)
 
 
-def dashboard(session: Session, rules: ProgramRules, now: dt.datetime, months: int = 12) -> Dashboard:
-    """Every dashboard figure, in five grouped queries."""
+@dataclass(frozen=True)
+class History:
+    """The closed months of the dashboard window, before the current month.
+
+    They change only through back-dated entries, so a caller may keep them for
+    a while and recompute just the current month on each view.
+    """
+
+    current: str
+    points: list[MonthPoints]
+    new_members: list[tuple[str, dict[str, int]]]
+
+
+def closed_months(session: Session, now: dt.datetime, months: int = 12) -> History:
     keys = last_months(now, months)
-    since = month_start(keys[0])
+    since, until = month_start(keys[0]), month_start(keys[-1])
+    return History(
+        current=keys[-1],
+        points=points_by_month(session, since, keys[:-1], until),
+        new_members=new_members_by_month(session, since, keys[:-1], until),
+    )
+
+
+def dashboard(
+    session: Session, rules: ProgramRules, now: dt.datetime, months: int = 12, history: History | None = None
+) -> Dashboard:
+    """Every dashboard figure: totals and the current month live, closed months from ``history`` if given."""
+    keys = last_months(now, months)
+    if history is None or history.current != keys[-1] or len(history.points) != months - 1:
+        history = closed_months(session, now, months)
+    this_month = month_start(keys[-1])
+    points = history.points + points_by_month(session, this_month, keys[-1:])
+    new_members = history.new_members + new_members_by_month(session, this_month, keys[-1:])
     members, outstanding = _members_and_outstanding(session)
-    points = points_by_month(session, since, keys)
     issued = sum(p.issued for p in points)
     redeemed = sum(p.redeemed for p in points)
     return Dashboard(
@@ -95,7 +124,7 @@ def dashboard(session: Session, rules: ProgramRules, now: dt.datetime, months: i
         redemption_rate=(Decimal(redeemed) / Decimal(issued)).quantize(Decimal("0.001")) if issued else Decimal(0),
         points=points,
         outstanding_by_month=outstanding_history(outstanding, points),
-        new_members=new_members_by_month(session, since, keys),
+        new_members=new_members,
     )
 
 
@@ -109,19 +138,22 @@ def active_members(session: Session, now: dt.datetime, days: int = ACTIVE_DAYS) 
     return int(session.scalar(select(func.count(Customer.id)).where(Customer.last_active_at >= since)) or 0)
 
 
-def points_by_month(session: Session, since: dt.datetime, keys: list[str]) -> list[MonthPoints]:
+def points_by_month(
+    session: Session, since: dt.datetime, keys: list[str], until: dt.datetime | None = None
+) -> list[MonthPoints]:
     """Issued (earned, bonus, positive adjustments), redeemed net of refunds, expired, and net, per month."""
     bucket = month_bucket(session, LedgerEntry.created_at).label("month")
     positive = func.sum(case((LedgerEntry.delta > 0, LedgerEntry.delta), else_=0))
     negative = func.sum(case((LedgerEntry.delta < 0, -LedgerEntry.delta), else_=0))
     stmt = (
         select(bucket, LedgerEntry.kind, positive, negative)
-        .where(LedgerEntry.created_at >= since)
+        .where(LedgerEntry.created_at >= since, LedgerEntry.created_at < (until or _FAR_FUTURE))
         .group_by(bucket, LedgerEntry.kind)
     )
     sums: dict[str, dict[str, list[int]]] = {k: {} for k in keys}
     for month, kind, pos, neg in session.execute(stmt):
-        sums.setdefault(month_key(month), {})[kind] = [int(pos or 0), int(neg or 0)]
+        if month_key(month) in sums:
+            sums[month_key(month)][kind] = [int(pos or 0), int(neg or 0)]
     return [_month_points(key, sums.get(key, {})) for key in keys]
 
 
@@ -151,16 +183,19 @@ def outstanding_history(outstanding_now: int, points: list[MonthPoints]) -> list
     return history[::-1]
 
 
-def new_members_by_month(session: Session, since: dt.datetime, keys: list[str]) -> list[tuple[str, dict[str, int]]]:
+def new_members_by_month(
+    session: Session, since: dt.datetime, keys: list[str], until: dt.datetime | None = None
+) -> list[tuple[str, dict[str, int]]]:
     bucket = month_bucket(session, Customer.created_at).label("month")
     stmt = (
         select(bucket, Customer.source, func.count(Customer.id))
-        .where(Customer.created_at >= since)
+        .where(Customer.created_at >= since, Customer.created_at < (until or _FAR_FUTURE))
         .group_by(bucket, Customer.source)
     )
     counts: dict[str, dict[str, int]] = {k: {} for k in keys}
     for month, source, count in session.execute(stmt):
-        counts.setdefault(month_key(month), {})[source] = int(count)
+        if month_key(month) in counts:
+            counts[month_key(month)][source] = int(count)
     return [(key, counts.get(key, {})) for key in keys]
 
 

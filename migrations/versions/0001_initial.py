@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 13:30:09.927228
+Create Date: 2026-11-26 13:51:05.251417
 """
 
 from collections.abc import Sequence
@@ -428,6 +428,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_ledger_entries_idempotency_key")),
     )
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
+        batch_op.create_index("ix_ledger_entries_created_at", ["created_at"], unique=False)
         batch_op.create_index("ix_ledger_entries_customer_created", ["customer_id", "created_at"], unique=False)
         batch_op.create_index(
             "ix_ledger_entries_expiring",
@@ -503,6 +504,7 @@ def downgrade() -> None:
             sqlite_where=sa.text("remaining > 0"),
         )
         batch_op.drop_index("ix_ledger_entries_customer_created")
+        batch_op.drop_index("ix_ledger_entries_created_at")
 
     op.drop_table("ledger_entries")
     with op.batch_alter_table("commissions", schema=None) as batch_op:
