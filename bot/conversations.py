@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -52,19 +53,31 @@ def is_muted(conv: Conversation, now: dt.datetime) -> bool:
     return conv.muted_until is not None and now < conv.muted_until
 
 
-def count_message(conv: Conversation, now: dt.datetime) -> bool:
-    """Count one inbound message; True exactly when this one crosses the flood limit.
+@dataclass(frozen=True)
+class Flood:
+    """The flood counters after one more message; applied with ``apply_flood`` once the message is handled,
+    so the conversation row is written once per message."""
+
+    window_start: dt.datetime | None
+    count: int
+    muted_until: dt.datetime | None
+    crossed: bool
+
+
+def count_message(conv: Conversation, now: dt.datetime) -> Flood:
+    """Count one inbound message; ``crossed`` exactly when this one goes over the flood limit.
 
     A fixed one-minute window kept on the row itself: no shared counter, so a
     flooding number slows down no one else, and all workers see the same count.
     """
-    if conv.flood_window_start is None or now - conv.flood_window_start >= FLOOD_WINDOW:
-        conv.flood_window_start = now
-        conv.flood_count = 0
-    conv.flood_count += 1
-    if conv.flood_count > FLOOD_LIMIT:
-        conv.muted_until = now + FLOOD_MUTE
-        conv.flood_count = 0
-        conv.flood_window_start = None
-        return True
-    return False
+    start, count = conv.flood_window_start, conv.flood_count
+    if start is None or now - start >= FLOOD_WINDOW:
+        start, count = now, 0
+    count += 1
+    if count > FLOOD_LIMIT:
+        return Flood(None, 0, now + FLOOD_MUTE, crossed=True)
+    return Flood(start, count, conv.muted_until, crossed=False)
+
+
+def apply_flood(conv: Conversation, flood: Flood) -> None:
+    conv.flood_window_start, conv.flood_count, conv.muted_until = flood.window_start, flood.count, flood.muted_until

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -36,8 +37,13 @@ def enqueue(
     now: dt.datetime,
     customer_id: int | None = None,
     origin: str = "bot",
+    claimed: bool = False,
 ) -> OutboxMessage | None:
-    """Add a message to send once per ``key``; ``None`` if that key was already enqueued."""
+    """Add a message to send once per ``key``; ``None`` if that key was already enqueued.
+
+    ``claimed`` creates the row already claimed (``sending``, leased) for the caller's
+    after-commit sender, which then needs no transaction of its own to claim it.
+    """
     kind = "template" if isinstance(message, Template) else message.kind
     values = {
         "phone": phone,
@@ -45,15 +51,36 @@ def enqueue(
         "kind": kind,
         "payload": dataclasses.asdict(message),
         "idempotency_key": key,
-        "status": "queued",
-        "attempts": 0,
-        "next_attempt_at": now,
+        "status": "sending" if claimed else "queued",
+        "attempts": 1 if claimed else 0,
+        "next_attempt_at": now + LEASE if claimed else now,
         "origin": origin,
         "created_at": now,
     }
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
     return session.scalars(stmt.returning(OutboxMessage)).one_or_none()
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What an after-commit sender needs: the row id, where to, what, and whether it holds the claim."""
+
+    id: int
+    phone: str
+    message: Reply | Template
+    lease_until: dt.datetime | None  # set when the row was created claimed for us
+
+
+def outgoing(row: OutboxMessage) -> Outgoing:
+    lease = row.next_attempt_at if row.status == "sending" else None
+    return Outgoing(row.id, row.phone, message_of(row), lease)
+
+
+def has_pending(session: Session, phone: str) -> bool:
+    """Is any message to ``phone`` still unsent? Then new ones must queue behind it."""
+    stmt = select(OutboxMessage.id).where(OutboxMessage.phone == phone, OutboxMessage.status.in_(PENDING)).limit(1)
+    return session.scalar(stmt) is not None
 
 
 def message_of(row: OutboxMessage) -> Reply | Template:

@@ -44,12 +44,13 @@ def process(
     conv = conversations.load(session, incoming.phone, now)
     if conversations.is_muted(conv, now):
         return _finish(session, inbound_id, conv, now, "ignored", [], incoming)
-    if conversations.count_message(conv, now):
-        log.warning("flood: muting a number until %s", conv.muted_until)
+    flood = conversations.count_message(conv, now)
+    if flood.crossed:
+        log.warning("flood: muting a number until %s", flood.muted_until)
         notice = _engine().flood_notice(session, incoming.phone)
-        return _finish(session, inbound_id, conv, now, "ignored", [notice], incoming)
+        return _finish(session, inbound_id, conv, now, "ignored", [notice], incoming, flood)
     replies = _engine().handle(session, incoming, now, config)
-    return _finish(session, inbound_id, conv, now, "handled", replies, incoming)
+    return _finish(session, inbound_id, conv, now, "handled", replies, incoming, flood)
 
 
 def _engine() -> Any:
@@ -67,9 +68,12 @@ def _finish(
     status: str,
     replies: list[Reply],
     incoming: Incoming,
+    flood: conversations.Flood | None = None,
 ) -> list[OutboxMessage]:
     # Set after the engine ran, so the engine saw the previous inbound time (idle reset, window).
     conv.last_inbound_at = now
+    if flood is not None:
+        conversations.apply_flood(conv, flood)
     if status != "handled":
         session.execute(
             update(InboundMessage)
@@ -83,10 +87,15 @@ def _finish(
 def enqueue_replies(
     session: Session, incoming: Incoming, replies: list[Reply], now: dt.datetime, customer_id: int | None
 ) -> list[OutboxMessage]:
+    """Queue the replies already claimed for this process's sender (no second transaction to claim them),
+    unless an earlier message to the phone is still unsent: then they queue behind it."""
+    if not replies:
+        return []
+    claim = not outbox.has_pending(session, incoming.phone)
     rows = []
     for index, reply in enumerate(replies):
         key = f"reply:{incoming.message_id}:{index}"
-        row = outbox.enqueue(session, incoming.phone, reply, key=key, now=now, customer_id=customer_id)
+        row = outbox.enqueue(session, incoming.phone, reply, key=key, now=now, customer_id=customer_id, claimed=claim)
         if row is not None:
             rows.append(row)
     return rows
@@ -144,19 +153,19 @@ def _apology(session: Session, phone: str) -> Reply:
 
 def receive(
     db: Database, incoming: Incoming, now: dt.datetime, config: Mapping[str, Any], raw: Mapping[str, Any] | None = None
-) -> list[tuple[int, str]]:
-    """One transaction for one message; returns (outbox id, phone) of what to send after commit.
+) -> list[outbox.Outgoing]:
+    """One transaction for one message; returns what to send after commit.
 
     A database error propagates (the webhook answers 500 and Meta redelivers later);
     any other failure while handling is recorded and answered with an apology.
     """
     try:
         with db.unit_of_work() as session:
-            return [(row.id, row.phone) for row in process(session, incoming, now, config, raw)]
+            return [outbox.outgoing(row) for row in process(session, incoming, now, config, raw)]
     except DBAPIError:
         raise
     except Exception as exc:
         log.exception("inbound %s: handling failed; stored as failed", incoming.message_id)
         with db.unit_of_work() as session:
             reason = f"{type(exc).__name__}: {exc}"
-            return [(row.id, row.phone) for row in record_failure(session, incoming, now, reason, raw)]
+            return [outbox.outgoing(row) for row in record_failure(session, incoming, now, reason, raw)]

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from bot import outbox
 from bot.messages import Reply, Template
+from bot.models import OutboxMessage
 from domain.db import Database
 
 log = logging.getLogger(__name__)
@@ -158,8 +159,17 @@ def deliver_many(db: Database, sender: Sender, ids: Sequence[int], now: Callable
     Under load the sender threads drain their queues in batches, so the database sees
     two short transactions per batch instead of two per message.
     """
+    if not ids:
+        return {}
     with db.unit_of_work() as session:
         work = [(row.id, row.phone, outbox.message_of(row)) for row in outbox.claim_many(session, ids, now())]
+    return send_claimed(db, sender, work, now)
+
+
+def send_claimed(
+    db: Database, sender: Sender, work: Sequence[tuple[int, str, Reply | Template]], now: Callable[[], Any]
+) -> dict[int, str]:
+    """Send rows this process holds the claim on, then record every outcome in one transaction."""
     outcome: dict[int, str] = {}
     sent: list[tuple[int, str]] = []
     errors: list[tuple[int, SendError]] = []
@@ -174,6 +184,8 @@ def deliver_many(db: Database, sender: Sender, ids: Sequence[int], now: Callable
         except SendError as exc:
             errors.append((outbox_id, exc))
             stopped.add(phone)
+    if not work:
+        return outcome
     with db.unit_of_work() as session:
         outbox.mark_sent_many(session, sent, now())
         outbox.release(session, [i for i, result in outcome.items() if result == "skipped"], now())
@@ -192,26 +204,27 @@ def _record_error(session: Session, outbox_id: int, exc: SendError, at: Any) -> 
 
 
 class Dispatcher:
-    """A few sender threads per process, fed outbox ids after commit.
+    """A few sender threads per process, fed what a request committed.
 
     Rows for one phone always go to the same thread, so a customer's replies keep
-    their order; different customers don't wait for each other.
+    their order; different customers don't wait for each other. Rows the request
+    created already claimed are sent straight away; others are claimed first.
     """
 
     def __init__(self, app: Flask, threads: int = 4) -> None:
         self.app = app
-        self.queues: list[queue.Queue[int]] = [queue.Queue() for _ in range(threads)]
+        self.queues: list[queue.Queue[outbox.Outgoing]] = [queue.Queue() for _ in range(threads)]
         self.lock = threading.Lock()
         self.started = False
 
-    def submit(self, items: Iterable[tuple[int, str]]) -> None:
-        """Queue (outbox id, phone) pairs; never blocks the request."""
+    def submit(self, items: Iterable[outbox.Outgoing]) -> None:
+        """Queue committed outbox rows for sending; never blocks the request."""
         self._start()
-        for outbox_id, phone in items:
-            self.queues[zlib.crc32(phone.encode()) % len(self.queues)].put(outbox_id)
+        for item in items:
+            self.queues[zlib.crc32(item.phone.encode()) % len(self.queues)].put(item)
 
     def wait_idle(self) -> None:
-        """Block until every submitted id has been tried (tests, shutdown)."""
+        """Block until everything submitted has been tried (tests, shutdown)."""
         for q in self.queues:
             q.join()
 
@@ -223,23 +236,35 @@ class Dispatcher:
                 threading.Thread(target=self._run, args=(q,), name=f"outbox-sender-{index}", daemon=True).start()
             self.started = True
 
-    def _run(self, q: queue.Queue[int]) -> None:
-        from loyalty import services
-
+    def _run(self, q: queue.Queue[outbox.Outgoing]) -> None:
         while True:
             batch = self._next_batch(q)
             try:
-                deliver_many(services.database(self.app), sender_for(self.app), batch, lambda: services.now(self.app))
+                self._send(batch)
             except Exception:
                 # Claimed rows stay claimed; the scheduler's retry job takes them again when the lease runs out.
-                log.exception("outbox %s: sending failed unexpectedly", batch)
+                log.exception("outbox %s: sending failed unexpectedly", [item.id for item in batch])
             finally:
                 for _ in batch:
                     q.task_done()
 
+    def _send(self, batch: list[outbox.Outgoing]) -> None:
+        from loyalty import services
+
+        db, snd = services.database(self.app), sender_for(self.app)
+
+        def now() -> Any:
+            return services.now(self.app)
+
+        # A claim is only used well inside its lease: later, the retry job may already be taking the row.
+        fresh = now() + outbox.LEASE / 2
+        held = [(i.id, i.phone, i.message) for i in batch if i.lease_until is not None and i.lease_until >= fresh]
+        send_claimed(db, snd, held, now)
+        deliver_many(db, snd, [i.id for i in batch if i.lease_until is None], now)
+
     @staticmethod
-    def _next_batch(q: queue.Queue[int]) -> list[int]:
-        """Wait for one id, then take whatever else is already waiting (up to BATCH)."""
+    def _next_batch(q: queue.Queue[outbox.Outgoing]) -> list[outbox.Outgoing]:
+        """Wait for one row, then take whatever else is already waiting (up to BATCH)."""
         batch = [q.get()]
         while len(batch) < BATCH:
             try:
@@ -254,3 +279,9 @@ def dispatcher(app: Flask) -> Dispatcher:
     if found is None:
         found = app.extensions.setdefault("bot.dispatcher", Dispatcher(app))
     return found
+
+
+def send_after_commit(app: Flask, rows: Iterable[OutboxMessage]) -> None:
+    """For callers outside the webhook (staff replies in the console): after your transaction
+    commits, hand its outbox rows here to send them now instead of at the next retry run."""
+    dispatcher(app).submit(outbox.outgoing(row) for row in rows)

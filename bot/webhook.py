@@ -21,7 +21,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pywa import WhatsApp
 from pywa import utils as wa_utils
 
-from bot import inbound, pipeline, sender, status
+from bot import inbound, outbox, pipeline, sender, status
 from loyalty import services
 from loyalty.config import country_code
 
@@ -82,7 +82,7 @@ def receive() -> tuple[Response, int]:
 
 def _handle(app: Flask, update: inbound.Update) -> tuple[Response, int]:
     db, config = services.database(app), app.config
-    to_send: list[tuple[int, str]] = []
+    to_send: list[outbox.Outgoing] = []
     try:
         for message in update.messages:
             to_send += pipeline.receive(db, message.incoming, services.now(app), config, message.raw)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot import outbox
+from flask import Flask
+
+from bot import jobs, outbox
 from bot.messages import Button, Reply, Row, Section, Template
 from bot.models import OutboxMessage
-from bot.sender import SendError, deliver, deliver_many
+from bot.sender import SendError, deliver, deliver_many, dispatcher
 from domain.db import Database
+from loyalty import services
 from tests.fakes import FrozenClock
 from tests.integration.bot.conftest import FakeSender
 
@@ -161,3 +164,31 @@ def test_a_failure_mid_batch_holds_back_only_that_phone(database: Database, cloc
     clock.advance(minutes=1)
     assert deliver_many(database, fake, [a1, a2], clock.now) == {a1: "sent", a2: "sent"}
     assert [m.body for p, m in fake.sent if p == PHONE] == ["hello", "hello"]  # type: ignore[union-attr]
+
+
+def test_a_claim_made_by_the_request_is_used_only_well_inside_its_lease(
+    app: Flask, clock: FrozenClock, fake_sender: FakeSender
+) -> None:
+    db = services.database(app)
+    with db.unit_of_work() as session:
+        row = outbox.enqueue(session, PHONE, Reply(kind="text", body="late"), key="k", now=clock.now(), claimed=True)
+        assert row is not None and row.status == "sending"
+        item = outbox.outgoing(row)
+    clock.advance(seconds=outbox.LEASE.total_seconds() / 2 + 1)  # the sender thread was stuck behind others
+    dispatcher(app)._send([item])
+    assert fake_sender.sent == []
+    assert jobs.retry_outbox(app)["sent"] == 0  # the lease still holds
+    clock.advance(seconds=outbox.LEASE.total_seconds())
+    assert jobs.retry_outbox(app)["sent"] == 1
+    assert fake_sender.bodies() == ["late"]
+
+
+def test_a_fresh_claim_is_sent_without_claiming_again(app: Flask, clock: FrozenClock, fake_sender: FakeSender) -> None:
+    db = services.database(app)
+    with db.unit_of_work() as session:
+        row = outbox.enqueue(session, PHONE, Reply(kind="text", body="now"), key="k", now=clock.now(), claimed=True)
+        assert row is not None
+        item = outbox.outgoing(row)
+    dispatcher(app)._send([item])
+    assert fake_sender.bodies() == ["now"]
+    assert (get(db, item.id).status, get(db, item.id).attempts) == ("sent", 1)
