@@ -118,8 +118,11 @@ def start(turn: Turn) -> list[Reply]:
     if customer is not None and customer.opt_in_changed_at is not None:
         turn.remember(customer)
         turn.conv.language = customer.language
-        greeting = rp.text(turn.t._("Hello {name}, welcome back!", name=first_name(turn, customer)))
-        return [greeting, *finish_onboarding(turn)]
+        greeting = turn.t._("Hello {name}, welcome back!", name=first_name(turn, customer))
+        if turn.data.get("pending_code") or can_be_referred(turn):
+            return [rp.text(greeting), *finish_onboarding(turn)]
+        turn.goto("menu")
+        return [show_menu(turn, greeting)]
     turn.goto("language")
     return [language_question(turn, customer)]
 
