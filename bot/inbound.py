@@ -9,6 +9,7 @@ Meta still sends both generations, and may batch several messages in one POST.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -131,11 +132,19 @@ def _phone(raw: Mapping[str, Any], contact: Mapping[str, Any], country: int) -> 
     """E.164 from ``wa_id`` (or a digits-only ``from``); never the business-scoped user id."""
     for candidate in (contact.get("wa_id"), raw.get("from")):
         if isinstance(candidate, str) and candidate.isdigit():
-            try:
-                return normalize_phone(candidate, country)
-            except InvalidPhone:
-                continue
+            phone = _e164(candidate, country)
+            if phone is not None:
+                return phone
     return None
+
+
+@functools.lru_cache(maxsize=65536)
+def _e164(wa_id: str, country: int) -> str | None:
+    """Cached: parsing with phonenumbers costs more than the rest of the payload, and numbers repeat."""
+    try:
+        return normalize_phone(wa_id, country)
+    except InvalidPhone:
+        return None
 
 
 def _content(raw: Mapping[str, Any]) -> tuple[str, str | None, str | None]:

@@ -119,3 +119,25 @@ def test_other_fields_are_ignored() -> None:
     }
     update = parse(body)
     assert update.messages == () and update.statuses == ()
+
+
+@pytest.mark.parametrize(
+    ("kind", "content", "expected"),
+    [
+        ("video", {"id": "1", "mime_type": "video/mp4", "caption": "unboxing"}, ("video", "unboxing", None)),
+        ("document", {"id": "2", "filename": "bill.pdf", "mime_type": "application/pdf"}, ("document", None, None)),
+        (
+            "contacts",
+            [{"name": {"formatted_name": "Ravi"}, "phones": [{"phone": "+91 98765 43210"}]}],
+            ("contacts", None, None),
+        ),
+        ("reaction", {"message_id": "wamid.X", "emoji": "👍"}, ("reaction", "👍", None)),
+        ("system", {"body": "changed number", "type": "customer_changed_number"}, ("unsupported", None, None)),
+        ("interactive", {"type": "nfm_reply", "nfm_reply": {"name": "flow"}}, ("unsupported", None, None)),
+    ],
+)
+def test_more_message_types(kind: str, content: Any, expected: tuple[str, str | None, str | None]) -> None:
+    from tests.e2e import meta
+
+    msg = parse(meta.message("919812345678", kind, content)).messages[0].incoming
+    assert (msg.kind, msg.text, msg.reply_id) == expected
