@@ -186,11 +186,3 @@ def record_success(user: StaffUser, now: dt.datetime) -> None:
 def start_session() -> None:
     session.permanent = True
     session["signed_in_at"] = time.time()
-
-
-def forbid() -> None:
-    abort(403)
-
-
-def back_to_login() -> ResponseReturnValue:
-    return redirect(url_for("admin.login"))
