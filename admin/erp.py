@@ -134,3 +134,13 @@ def erp_sync() -> ResponseReturnValue:
 @allow(*EVERYONE)
 def erp_status() -> ResponseReturnValue:
     return jsonify(progress_snapshot())
+
+
+@bp.app_template_filter("mapping_cell")
+def mapping_cell(value: Any) -> str:
+    """A mapping value as staff read it: code maps as ``a → b``, blanks as a dash."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k} → {v}" for k, v in value.items())
+    if isinstance(value, bool):
+        return "yes" if value else ""
+    return "—" if value is None or value == "" else str(value)
