@@ -40,7 +40,7 @@ test-deps:
 	@scripts/ensure-test-services.sh
 
 translations: venv
-	@if [ -d bot/translations ]; then $(VENV)/bin/pybabel compile -q -f -d bot/translations -D messages; fi
+	@if [ -d bot/translations ]; then $(VENV)/bin/pybabel compile -f -d bot/translations -D messages; fi
 
 # Regenerate the initial migration from the models (only while nothing is deployed).
 migration: dev-deps
