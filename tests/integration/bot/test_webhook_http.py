@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from bot.models import InboundMessage, OutboxMessage
+from domain.db import Database
 from loyalty import services
 from tests.conftest import VERIFY_TOKEN
 from tests.e2e import meta
@@ -118,3 +119,14 @@ def test_other_message_types_get_an_answer(webhook: Poster, fake_sender: FakeSen
 def test_statuses_for_unknown_messages_are_acknowledged(webhook: Poster) -> None:
     body = json.loads((FIXTURES / "status_delivered.json").read_text())
     assert webhook.post(body).status_code == 200
+
+
+def test_without_an_app_secret_development_accepts_unsigned_posts(database: Database) -> None:
+    from loyalty import create_app
+    from tests.conftest import app_config
+
+    app = create_app(app_config(database.url, WHATSAPP_APP_SECRET=None))
+    app.extensions["bot.sender"] = FakeSender()
+    response = Poster(app.test_client(), app).post(meta.text("919812345678", "hi"), secret=None)
+    assert response.status_code == 200
+    app.extensions["loyalty.db"].dispose()
