@@ -62,7 +62,7 @@ def sync_command(full: bool, entities: tuple[str, ...]) -> None:
     """One sync run with a progress bar and a summary."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     with one_line():
-        if sys.stdout.isatty():
+        if _on_terminal():
             total = sum(sync.pending_counts(app, entities or None, full).values())
             with click.progressbar(length=max(total, 1), label="ERP sync") as bar:
                 summary = sync.run(app, full=full, entities=entities or None, trigger="cli", progress=_bar(bar))
@@ -73,6 +73,10 @@ def sync_command(full: bool, entities: tuple[str, ...]) -> None:
         raise click.ClickException("another ERP sync is running; try again later")
     if summary.status != "ok":
         raise click.ClickException(summary.error or "ERP sync failed")
+
+
+def _on_terminal() -> bool:
+    return sys.stdout.isatty()
 
 
 def _bar(bar: object) -> sync.Progress:

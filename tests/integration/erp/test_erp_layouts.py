@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy import select
 
@@ -104,3 +105,15 @@ def test_erp_sync_prints_a_summary_and_the_quarantine(erp_app: Flask, erp: ErpDb
     again = erp_app.test_cli_runner().invoke(args=["erp", "sync", "--full"])
     assert again.exit_code == 0
     assert "created 0, updated 0" in again.output.splitlines()[0]
+
+
+def test_erp_sync_on_a_terminal_shows_a_progress_bar(
+    erp_app: Flask, erp: ErpDb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    erp.customer(1, "9812345678")
+    erp.order(10, 1, "1000.00")
+    monkeypatch.setattr("erp.cli._on_terminal", lambda: True)
+    result = erp_app.test_cli_runner().invoke(args=["erp", "sync"])
+    assert result.exit_code == 0, result.output
+    assert "ERP sync" in result.output
+    assert "read 2, created 2" in result.output

@@ -215,3 +215,20 @@ def test_each_run_is_recorded(erp_app: Flask, erp: ErpDb) -> None:
     body = erp_app.test_client().get("/health").get_json()
     assert body["erp_sync"]["status"] == "ok"
     assert count(erp_app, SyncRun) == 1
+
+
+def test_changed_lines_reprice_the_order_by_the_difference(erp_app: Flask, erp: ErpDb) -> None:
+    erp.customer(1, "9812345678")
+    erp.product("P1", "Shoes")
+    erp.order(10, 1, "1000.00", [("P1", "600.00"), ("P2", "400.00")])
+    sync.run(erp_app)
+    assert balance(erp_app, "1") == 10
+    erp.execute('UPDATE "SalesOrderItems" SET "Amount" = 900 WHERE "OrderID" = 10 AND "LineNo" = 1')
+    erp.update("SalesOrders", "OrderID", 10, NetAmount=Decimal("1300.00"))
+    summary = sync.run(erp_app)
+    assert (summary.updated, summary.quarantined) == (1, 0)
+    assert balance(erp_app, "1") == 13
+    with services.database(erp_app).unit_of_work() as session:
+        order = session.scalar(select(Order).where(Order.erp_order_id == "10"))
+        assert order is not None and [ln.amount for ln in order.lines] == [Decimal("900.00"), Decimal("400.00")]
+    no_drift(erp_app)
