@@ -34,7 +34,7 @@ def retry_outbox(app: Flask) -> Counter[str]:
     after = 0
     while True:
         with db.unit_of_work() as session:
-            ids = [i for i in outbox.due_ids(session, services.now(app), limit=BATCH) if i > after]
+            ids = outbox.due_ids(session, services.now(app), limit=BATCH, after_id=after)
         if not ids:
             break
         for start in range(0, len(ids), SEND_BATCH):

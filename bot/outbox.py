@@ -157,11 +157,11 @@ def release(session: Session, ids: Sequence[int], now: dt.datetime) -> None:
     session.execute(stmt)
 
 
-def due_ids(session: Session, now: dt.datetime, limit: int = 200) -> list[int]:
+def due_ids(session: Session, now: dt.datetime, limit: int = 200, after_id: int = 0) -> list[int]:
     """Rows the retry job should try now, oldest first (queued and due, or a lease that ran out)."""
     stmt = (
         select(OutboxMessage.id)
-        .where(OutboxMessage.status.in_(PENDING), OutboxMessage.next_attempt_at <= now)
+        .where(OutboxMessage.status.in_(PENDING), OutboxMessage.next_attempt_at <= now, OutboxMessage.id > after_id)
         .order_by(OutboxMessage.id)
         .limit(limit)
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot import conversations, outbox
@@ -156,13 +156,14 @@ def receive(
 ) -> list[outbox.Outgoing]:
     """One transaction for one message; returns what to send after commit.
 
-    A database error propagates (the webhook answers 500 and Meta redelivers later);
-    any other failure while handling is recorded and answered with an apology.
+    A database outage, deadlock or serialization failure propagates (the webhook answers
+    500 and Meta redelivers later); any other failure while handling is recorded and
+    answered with an apology, so a message that always fails is not redelivered forever.
     """
     try:
         with db.unit_of_work() as session:
             return [outbox.outgoing(row) for row in process(session, incoming, now, config, raw)]
-    except DBAPIError:
+    except (OperationalError, InterfaceError):
         raise
     except Exception as exc:
         log.exception("inbound %s: handling failed; stored as failed", incoming.message_id)

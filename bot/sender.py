@@ -184,6 +184,10 @@ def send_claimed(
         except SendError as exc:
             errors.append((outbox_id, exc))
             stopped.add(phone)
+        except Exception as exc:  # a message the sender cannot even build: retrying will not help
+            log.exception("outbox %d: could not be sent", outbox_id)
+            errors.append((outbox_id, SendError(f"{type(exc).__name__}: {exc}", code="internal", transient=False)))
+            stopped.add(phone)
     if not work:
         return outcome
     with db.unit_of_work() as session:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from flask import Flask
 
 from bot import jobs, outbox
@@ -192,3 +193,36 @@ def test_a_fresh_claim_is_sent_without_claiming_again(app: Flask, clock: FrozenC
     dispatcher(app)._send([item])
     assert fake_sender.bodies() == ["now"]
     assert (get(db, item.id).status, get(db, item.id).attempts) == ("sent", 1)
+
+
+class BrokenSender(FakeSender):
+    def send(self, phone: str, message: Reply | Template) -> str:
+        if isinstance(message, Reply) and message.body == "poison":
+            raise ValueError("unknown template language")
+        return super().send(phone, message)
+
+
+def test_a_message_the_sender_cannot_build_fails_and_does_not_stop_the_others(
+    database: Database, clock: FrozenClock
+) -> None:
+    poison = put(database, clock, "p", body="poison")
+    fine = put(database, clock, "f", phone="+919876543210", body="fine")
+    sender = BrokenSender()
+    assert deliver_many(database, sender, [poison, fine], clock.now) == {poison: "failed", fine: "sent"}
+    assert (get(database, poison).status, get(database, poison).error_code) == ("failed", "internal")
+
+
+def test_the_retry_job_reaches_rows_behind_a_full_batch_of_blocked_ones(
+    app: Flask, clock: FrozenClock, fake_sender: FakeSender, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(jobs, "BATCH", 2)
+    db = services.database(app)
+    first = put(db, clock, "a0")
+    with db.unit_of_work() as session:  # held by a sender elsewhere: the next rows of this phone wait
+        outbox.claim(session, first, clock.now())
+    for i in range(1, 5):
+        put(db, clock, f"a{i}")
+    other = put(db, clock, "b", phone="+919876543210")
+    results = jobs.retry_outbox(app)
+    assert results["sent"] == 1 and fake_sender.bodies("+919876543210") == ["hello"]
+    assert get(db, other).status == "sent"
