@@ -416,3 +416,27 @@ def test_sync_now_runs_the_real_erp_sync_in_the_background(app: Flask, database:
     assert status["status"] == run.status
     page = client.get("/admin/erp").get_data(as_text=True)
     assert "console" in page
+
+
+def test_an_admin_can_open_every_page_of_the_console(app: Flask, database: Database, clock: FrozenClock) -> None:
+    from tests.integration.test_admin_security import admin_rules, sample_url
+
+    seeded(database, clock)
+    issue_voucher(database, clock)
+    with database.unit_of_work() as session:
+        partner = session.scalar(select(Affiliate).where(Affiliate.name == "Style by Neha"))
+        assert partner is not None
+        ids = list(session.scalars(select(Commission.id).where(Commission.affiliate_id == partner.id)))
+        affiliates.approve_commissions(session, ids, actor="t", now=clock.now())
+        affiliates.mark_paid(session, partner.id, actor="t", now=clock.now(), reference="R1")
+    client = staff_client(app, database, "admin")
+    opened = []
+    for rule in admin_rules(app):
+        if "GET" not in (rule.methods or ()):
+            continue
+        url = sample_url(app, rule)
+        response = client.get(url)
+        body = response.get_data()
+        assert response.status_code == 200, (url, response.status_code, body[:300])
+        opened.append(url)
+    assert len(opened) >= 18
