@@ -26,7 +26,8 @@ class Incoming:
 
     message_id: str
     phone: str  # E.164, from wa_id
-    kind: str  # text | button | list | image | sticker | location | audio | video | document | contacts | reaction | unsupported
+    # text | button | list | image | sticker | location | audio | video | document | contacts | reaction | unsupported
+    kind: str
     text: str | None = None  # the typed text, or the title of the chosen option
     reply_id: str | None = None  # id of the chosen button or list row
     wa_user_id: str | None = None  # business-scoped user id, when Meta sends one
