@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from bot.models import Conversation
+from bot.statements import insert_ignore
 
 SERVICE_WINDOW = dt.timedelta(hours=24)
 FLOOD_LIMIT = 20  # messages per FLOOD_WINDOW; the next one gets the notice
@@ -33,15 +32,9 @@ def load(session: Session, phone: str, now: dt.datetime) -> Conversation:
     found = session.execute(locked).scalar_one_or_none()
     if found is not None:
         return found
-    session.execute(_insert_ignore(session, phone, now))
-    return session.execute(locked).scalar_one()
-
-
-def _insert_ignore(session: Session, phone: str, now: dt.datetime) -> Any:
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values = {"phone": phone, "state": "start", "data": {}, "updated_at": now, "handoff": False, "flood_count": 0}
-    return insert(Conversation).values(**values).on_conflict_do_nothing(index_elements=["phone"])
+    insert_ignore(session, Conversation.__table__, "phone", values, ("phone",))
+    return session.execute(locked).scalar_one()
 
 
 def window_open(conv: Conversation, now: dt.datetime) -> bool:

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, exists, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.messages import Button, Reply, Row, Section, Template
 from bot.models import OutboxMessage
+from bot.statements import insert_ignore
 
 LEASE = dt.timedelta(seconds=60)  # longer than the sender's HTTP timeout
 BACKOFF_BASE = dt.timedelta(seconds=10)
@@ -44,11 +44,26 @@ def enqueue(
     ``claimed`` creates the row already claimed (``sending``, leased) for the caller's
     after-commit sender, which then needs no transaction of its own to claim it.
     """
-    kind = "template" if isinstance(message, Template) else message.kind
+    item = add(session, phone, message, key=key, now=now, customer_id=customer_id, origin=origin, claimed=claimed)
+    return session.get(OutboxMessage, item.id) if item is not None else None
+
+
+def add(
+    session: Session,
+    phone: str,
+    message: Reply | Template,
+    *,
+    key: str,
+    now: dt.datetime,
+    customer_id: int | None = None,
+    origin: str = "bot",
+    claimed: bool = False,
+) -> Outgoing | None:
+    """``enqueue`` for the webhook's hot path: no ORM object, just what the sender needs."""
     values = {
         "phone": phone,
         "customer_id": customer_id,
-        "kind": kind,
+        "kind": "template" if isinstance(message, Template) else message.kind,
         "payload": dataclasses.asdict(message),
         "idempotency_key": key,
         "status": "sending" if claimed else "queued",
@@ -57,9 +72,10 @@ def enqueue(
         "origin": origin,
         "created_at": now,
     }
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    return session.scalars(stmt.returning(OutboxMessage)).one_or_none()
+    row = insert_ignore(session, OutboxMessage.__table__, "idempotency_key", values, ("id",))
+    if row is None:
+        return None
+    return Outgoing(row.id, phone, message, values["next_attempt_at"] if claimed else None)
 
 
 @dataclass(frozen=True)
@@ -77,10 +93,13 @@ def outgoing(row: OutboxMessage) -> Outgoing:
     return Outgoing(row.id, row.phone, message_of(row), lease)
 
 
+_table = OutboxMessage.__table__
+_ANY_PENDING = select(_table.c.id).where(_table.c.phone == bindparam("phone"), _table.c.status.in_(PENDING)).limit(1)
+
+
 def has_pending(session: Session, phone: str) -> bool:
     """Is any message to ``phone`` still unsent? Then new ones must queue behind it."""
-    stmt = select(OutboxMessage.id).where(OutboxMessage.phone == phone, OutboxMessage.status.in_(PENDING)).limit(1)
-    return session.scalar(stmt) is not None
+    return session.scalar(_ANY_PENDING, {"phone": phone}) is not None
 
 
 def message_of(row: OutboxMessage) -> Reply | Template:

@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot import conversations, outbox
 from bot.messages import Incoming, Reply
-from bot.models import InboundMessage, OutboxMessage
+from bot.models import InboundMessage
+from bot.statements import insert_ignore
 from domain.db import Database
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def process(
     now: dt.datetime,
     config: Mapping[str, Any],
     raw: Mapping[str, Any] | None = None,
-) -> list[OutboxMessage]:
+) -> list[outbox.Outgoing]:
     """Store, flood-check and handle one message; the replies come back enqueued (not yet sent)."""
     # Stored as handled straight away: nobody sees the row before this transaction commits,
     # and the rare ignored message is updated below.
@@ -69,7 +69,7 @@ def _finish(
     replies: list[Reply],
     incoming: Incoming,
     flood: conversations.Flood | None = None,
-) -> list[OutboxMessage]:
+) -> list[outbox.Outgoing]:
     # Set after the engine ran, so the engine saw the previous inbound time (idle reset, window).
     conv.last_inbound_at = now
     if flood is not None:
@@ -86,7 +86,7 @@ def _finish(
 
 def enqueue_replies(
     session: Session, incoming: Incoming, replies: list[Reply], now: dt.datetime, customer_id: int | None
-) -> list[OutboxMessage]:
+) -> list[outbox.Outgoing]:
     """Queue the replies already claimed for this process's sender (no second transaction to claim them),
     unless an earlier message to the phone is still unsent: then they queue behind it."""
     if not replies:
@@ -95,7 +95,7 @@ def enqueue_replies(
     rows = []
     for index, reply in enumerate(replies):
         key = f"reply:{incoming.message_id}:{index}"
-        row = outbox.enqueue(session, incoming.phone, reply, key=key, now=now, customer_id=customer_id, claimed=claim)
+        row = outbox.add(session, incoming.phone, reply, key=key, now=now, customer_id=customer_id, claimed=claim)
         if row is not None:
             rows.append(row)
     return rows
@@ -123,20 +123,18 @@ def store(
         "received_at": now,
         "handled_at": now if status != "received" else None,
     }
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(InboundMessage).values(**values).on_conflict_do_nothing(index_elements=["wa_message_id"])
-    inserted: int | None = session.scalar(stmt.returning(InboundMessage.id))
-    return inserted
+    row = insert_ignore(session, InboundMessage.__table__, "wa_message_id", values, ("id",))
+    return int(row.id) if row is not None else None
 
 
 def record_failure(
     session: Session, incoming: Incoming, now: dt.datetime, error: str, raw: Mapping[str, Any] | None = None
-) -> list[OutboxMessage]:
+) -> list[outbox.Outgoing]:
     """After a rolled-back attempt: keep the message as failed and tell the customer, not silence."""
     if store(session, incoming, now, raw, status="failed", error=error[:300]) is None:
         return []  # another worker stored it meanwhile
     reply = _apology(session, incoming.phone)
-    row = outbox.enqueue(session, incoming.phone, reply, key=f"apology:{incoming.message_id}", now=now)
+    row = outbox.add(session, incoming.phone, reply, key=f"apology:{incoming.message_id}", now=now)
     return [row] if row is not None else []
 
 
@@ -162,11 +160,11 @@ def receive(
     """
     try:
         with db.unit_of_work() as session:
-            return [outbox.outgoing(row) for row in process(session, incoming, now, config, raw)]
+            return process(session, incoming, now, config, raw)
     except (OperationalError, InterfaceError):
         raise
     except Exception as exc:
         log.exception("inbound %s: handling failed; stored as failed", incoming.message_id)
         with db.unit_of_work() as session:
             reason = f"{type(exc).__name__}: {exc}"
-            return [outbox.outgoing(row) for row in record_failure(session, incoming, now, reason, raw)]
+            return record_failure(session, incoming, now, reason, raw)
