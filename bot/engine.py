@@ -105,6 +105,9 @@ def _route(turn: flows.Turn) -> list[Reply]:
         return flows.stop(turn)
     if name == "agent":
         return flows.hand_off(turn)
+    customer = turn.customer
+    if name == "start" and customer is not None and customer.opt_in_changed_at is not None:
+        return flows.start_again(turn)
     if turn.conv.state in flows.ONBOARDING or turn.customer is None:
         code = turn.command.argument if turn.command and name == "join" else turn.incoming.referral_code
         if code:

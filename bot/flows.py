@@ -122,6 +122,11 @@ def start(turn: Turn) -> list[Reply]:
         if turn.data.get("pending_code") or can_be_referred(turn):
             return [rp.text(greeting), *finish_onboarding(turn)]
         turn.goto("menu")
+        asked = turn.command.name if turn.command else None
+        if asked in COMMANDS and asked not in ("menu", "start"):
+            return [rp.text(greeting), *COMMANDS[asked](turn)]  # a first "points" gets the points
+        if asked is None and (turn.incoming.kind in MEDIA_KINDS or turn.text):
+            return [rp.text(greeting), *fallback(turn)]
         return [show_menu(turn, greeting)]
     turn.goto("language")
     return [language_question(turn, customer)]
