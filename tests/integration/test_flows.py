@@ -703,3 +703,24 @@ def test_every_reply_of_every_flow_is_recorded_with_its_options(database: Databa
     assert conv.data["options"][0] == ["cmd:points", "My points"]
     assert conv.data["at"] == NOW.isoformat()
     assert conv.customer_id is not None
+
+
+def test_a_domain_error_in_a_flow_is_undone_and_answered_politely(database: Database, monkeypatch: Any) -> None:
+    from bot import flows
+    from domain.errors import ValidationError
+
+    make_customer(database)
+
+    def broken(turn: flows.Turn) -> list[Reply]:
+        turn.require_customer().name = "Changed"
+        raise ValidationError("something the domain refused")
+
+    monkeypatch.setitem(flows.COMMANDS, "history", broken)
+    chat = Chat(database)
+    chat.send("hi")
+    chat.send("history")
+    assert chat.text() == "Sorry, that did not work. Please try again or type HELP."
+    assert load_customer(database).name == "Asha Verma"  # the handler's write was rolled back
+    assert load_conv(database).state == "menu"
+    chat.send("points")
+    assert "You have 0 points." in chat.text()

@@ -91,3 +91,20 @@ def test_no_word_belongs_to_two_commands() -> None:
 )
 def test_yes_or_no(typed: str, answer: bool | None) -> None:
     assert yes_or_no(typed) is answer
+
+
+def test_the_words_the_help_text_teaches_are_keywords() -> None:
+    from bot.texts import texts_for
+
+    english = texts_for("en", {})._(
+        "You can press the buttons, or type: POINTS, HISTORY, REDEEM, REFER, MENU, LANGUAGE. "
+        "STOP ends our updates, START brings them back."
+    )
+    taught = [w for w in english.replace(",", " ").replace(".", " ").split() if w.isupper() and len(w) > 1]
+    assert len(taught) == 8 and all(match(w) is not None for w in taught)
+    hindi = texts_for("hi", {})._(
+        "You can press the buttons, or type: POINTS, HISTORY, REDEEM, REFER, MENU, LANGUAGE. "
+        "STOP ends our updates, START brings them back."
+    )
+    for word in ("अंक", "इतिहास", "रिडीम", "रेफर", "मेनू", "भाषा", "रोकें", "शुरू"):
+        assert word in hindi and match(word) is not None
