@@ -19,6 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "WHATSAPP_APP_SECRET": None,
     "WHATSAPP_API_URL": "https://graph.facebook.com",
     "WHATSAPP_API_VERSION": "22.0",
+    "WHATSAPP_DISPLAY_NUMBER": None,  # the business number customers see, for wa.me referral links
     "DEFAULT_COUNTRY_CODE": "91",
     "DEFAULT_LOCALE": "en_IN",
     "CURRENCY": "INR",
