@@ -40,3 +40,18 @@ def test_wa_me_links_with_and_without_a_business_number() -> None:
         "https://wa.me/919800012345?text=JOIN%20ABC123"
     )
     assert flows.wa_link({}, "ABC123") == "https://wa.me/?text=JOIN%20ABC123"
+
+
+def test_every_referral_refusal_the_domain_can_give_has_its_own_answer() -> None:
+    from bot.texts import texts_for
+    from domain.errors import ReferralRefused
+
+    domain = Path(flows.__file__).resolve().parents[1] / "domain"
+    reasons = []
+    for name in ("referrals.py", "affiliates.py"):
+        reasons += re.findall(r'ReferralRefused\(f?"([^"]+)"', (domain / name).read_text())
+    assert len(reasons) >= 7
+    for reason in reasons:
+        for lang in ("en", "hi"):
+            t = texts_for(lang, {})
+            assert flows.refusal_text(t, ReferralRefused(reason)) != t._("That code cannot be used."), reason
