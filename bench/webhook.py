@@ -454,14 +454,17 @@ def section(
         f"Database afterwards: {after}. Without `WHATSAPP_TOKEN` the sender is the log-only one, so\n"
         '"sent" means claimed and marked sent by the after-commit sender threads; the Graph API\'s own\n'
         "latency is never part of the webhook's answer, by design.\n\n"
-        "Where the time goes (cProfile of the same request path on PostgreSQL): each inbound text is one\n"
-        "transaction with about 14 statements: the inbound row (INSERT ... ON CONFLICT DO NOTHING), the\n"
-        "conversation row (SELECT ... FOR UPDATE, one UPDATE), the engine's reads (the customer is looked up\n"
-        "three times, each with a phonenumbers parse) and its savepoint, the outbox rows (created already\n"
-        "claimed by this process), then a second short transaction to mark them sent. The connection pool's\n"
-        "pre-ping adds a `SELECT 1` per transaction. The bare endpoint does none of this, so the ratio is\n"
-        "bounded by SQLAlchemy/PostgreSQL round trips per message on two shared cores, not by the webhook\n"
-        "code; see the report for what would move it (handling after the 200 from the stored row).\n"
+        "Where the time goes (cProfile with a CPU clock, same request path on PostgreSQL): about half of a\n"
+        "request is the conversation engine (the customer is looked up three times per message, each with a\n"
+        "phonenumbers parse and a SELECT); the transport's part is one transaction of about six statements\n"
+        "(inbound row and outbox rows through prebuilt INSERT ... ON CONFLICT DO NOTHING statements, the\n"
+        "conversation row locked and written once) and one short transaction to mark the replies sent. The\n"
+        "connection pool's pre-ping adds a `SELECT 1` per transaction. The bare endpoint does none of this, so\n"
+        "the ratio is bounded by Python CPU per message on two cores shared with PostgreSQL and the load\n"
+        "generator. Other sessions were using the same two cores during this run (load average above 5), which\n"
+        "costs the real app far more than the bare endpoint. What would move it: fewer look-ups in the engine,\n"
+        "no pre-ping, and answering 200 as soon as the inbound row is committed with handling right after it\n"
+        "(the stored row makes that safe), which takes the engine off the request path.\n"
     )
 
 
