@@ -620,9 +620,9 @@ def show_affiliate(turn: Turn) -> list[Reply]:
     if partner is None:
         turn.goto("affiliate_apply")
         body = t._(
-            "Become an affiliate: share your own link and earn {percent}% commission on what the customers "
+            "Become an affiliate: share your own link and earn {percent} commission on what the customers "
             "you bring buy. Would you like to apply?",
-            percent=t.number(turn.rules.affiliate_commission_percent),
+            percent=t.percent(turn.rules.affiliate_commission_percent),
         )
         return [rp.buttons(body, [("aff:apply", t._("Apply")), ("cmd:menu", t._("Not now"))])]
     if partner.status == "pending":

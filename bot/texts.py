@@ -27,7 +27,7 @@ from babel import Locale
 from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 DOMAIN = "messages"
@@ -113,6 +113,10 @@ class Texts:
 
     def number(self, value: int | Decimal) -> str:
         return format_decimal(value, locale=self.locale)
+
+    def percent(self, value: Decimal) -> str:
+        """``5`` as the locale writes five percent (``5%``); keeps ``%`` out of catalog ids."""
+        return format_percent(Decimal(value) / 100, locale=self.locale, decimal_quantization=False)
 
     def money(self, amount: Decimal, currency: str | None = None) -> str:
         """Money in the locale's format; whole amounts without the paise (``₹25,000``)."""
