@@ -4,7 +4,7 @@ VENV  ?= .venv
 PY    := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app wsgi
 
-.PHONY: run test lint types unit venv dev-deps test-deps translations migration bench clean
+.PHONY: run test lint types unit venv dev-deps test-deps translations messages migration bench clean
 
 run: venv translations
 	@scripts/run-dev.sh
@@ -48,6 +48,14 @@ migration: dev-deps
 
 bench: dev-deps test-deps
 	$(PY) bench/ledger.py
+	$(PY) bench/webhook.py
+	$(PY) bench/erp_sync.py
+	$(PY) bench/admin.py
+
+# Re-extract the bot's texts into the catalogs after changing them in the code.
+messages: dev-deps
+	$(VENV)/bin/pybabel extract -F babel.cfg -k n_:1,2 --no-location --sort-output -o bot/translations/messages.pot bot
+	$(VENV)/bin/pybabel update -i bot/translations/messages.pot -d bot/translations -D messages
 
 clean:
 	rm -rf $(VENV) instance/*.db test-artifacts .pytest_cache .mypy_cache .ruff_cache
