@@ -60,6 +60,8 @@ def build(app: Flask) -> BlockingScheduler:
 
 
 def run(app: Flask) -> None:
+    # APScheduler logs every run at INFO; our jobs log what they did.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     scheduler = build(app)
     signal.signal(signal.SIGTERM, lambda *_: scheduler.shutdown(wait=False))
     safe(app, "heartbeat", jobs.heartbeat)()
