@@ -402,8 +402,16 @@ def main() -> None:
             ours = run_wrk(wrk, app_url, requests_file, args.duration, args.connections, args.wrk_threads)
             print(f"real app: {ours.rps:,.0f} messages/s ({ours.requests} requests, {ours.non_2xx} non-2xx)")
             time.sleep(2)
+            # Latency where the app keeps up (half its measured throughput), then at the target rate.
+            half = max(5.0, round(ours.rps / 2))
+            start = args.messages + len(rate_bodies)
+            half_bodies = [payload(run, i, args.phones) for i in range(start, start + int(half * args.rate_seconds))]
+            half_latencies, _ = fixed_rate(app_url, half_bodies, half)
+            time.sleep(2)
             latencies, rate_failures = fixed_rate(app_url, rate_bodies, args.rate)
             counts = tally(url)
+        half_p99 = percentile(half_latencies, 99) * 1000
+        print(f"at {half:.0f}/s (half its throughput): p99 {half_p99:.1f} ms")
         wrapped = ours.requests > args.messages
         ratio = ours.rps / bare.rps
         p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
@@ -415,7 +423,7 @@ def main() -> None:
         if wrapped:
             print("WARNING: wrk sent more requests than prepared messages; raise --messages", file=sys.stderr)
         if args.write_docs:
-            write_docs(section(args, bare, ours, ratio, p50, p99, worst, rate_failures, counts))
+            write_docs(section(args, bare, ours, ratio, p50, p99, worst, rate_failures, counts, (half, half_p99)))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         drop_database(name)
@@ -431,6 +439,7 @@ def section(
     worst: float,
     rate_failures: int,
     counts: dict[str, int | float],
+    carried: tuple[float, float],
 ) -> str:
     cores = os.cpu_count()
     verdict_ratio = "meets" if ratio >= 0.10 else "MISSES"
@@ -450,7 +459,8 @@ def section(
         f"| {ours.non_2xx} |\n"
         f"| **ratio** | **{ratio:.1%}** (target >= 10%: {verdict_ratio}) | |\n\n"
         f"Real app at a fixed {args.rate:.0f} messages/s: p50 {p50:.1f} ms, **p99 {p99:.1f} ms**, max {worst:.1f} ms\n"
-        f"(target p99 < 100 ms: {verdict_p99}; {rate_failures} non-200).\n\n"
+        f"(target p99 < 100 ms: {verdict_p99}; {rate_failures} non-200). Where it keeps up, at\n"
+        f"{carried[0]:.0f} messages/s (half its measured throughput): p99 {carried[1]:.1f} ms.\n\n"
         f"Database afterwards: {after}. Without `WHATSAPP_TOKEN` the sender is the log-only one, so\n"
         '"sent" means claimed and marked sent by the after-commit sender threads; the Graph API\'s own\n'
         "latency is never part of the webhook's answer, by design.\n\n"
