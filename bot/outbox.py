@@ -75,7 +75,8 @@ def add(
     row = insert_ignore(session, OutboxMessage.__table__, "idempotency_key", values, ("id",))
     if row is None:
         return None
-    return Outgoing(row.id, phone, message, values["next_attempt_at"] if claimed else None)
+    lease: dt.datetime = values["next_attempt_at"]  # type: ignore[assignment]
+    return Outgoing(row.id, phone, message, lease if claimed else None)
 
 
 @dataclass(frozen=True)
@@ -197,7 +198,7 @@ def mark_sent_many(session: Session, sent: Sequence[tuple[int, str]], now: dt.da
         return
     table = OutboxMessage.__table__
     stmt = (
-        table.update()
+        update(table)
         .where(table.c.id == bindparam("outbox_id"), table.c.status == "sending")
         .values(status="sent", wa_message_id=bindparam("wamid"), sent_at=now, error_code=None, error=None)
     )
@@ -231,7 +232,8 @@ def schedule_retry(session: Session, outbox_id: int, code: str | None, reason: s
 
 def backoff(attempts: int) -> dt.timedelta:
     """10 s, 20 s, 40 s ... capped at 10 minutes."""
-    return min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+    delay: dt.timedelta = min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
+    return delay
 
 
 def pending_for(session: Session, phone: str) -> list[OutboxMessage]:

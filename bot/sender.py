@@ -193,8 +193,8 @@ def send_claimed(
     with db.unit_of_work() as session:
         outbox.mark_sent_many(session, sent, now())
         outbox.release(session, [i for i, result in outcome.items() if result == "skipped"], now())
-        for outbox_id, exc in errors:
-            outcome[outbox_id] = _record_error(session, outbox_id, exc, now())
+        for outbox_id, failure in errors:
+            outcome[outbox_id] = _record_error(session, outbox_id, failure, now())
     return outcome
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, Table, bindparam
+from sqlalchemy import Row, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -17,9 +17,12 @@ _built: dict[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
 def insert_ignore(
-    session: Session, table: Table, conflict: str, values: dict[str, Any], returning: tuple[str, ...]
+    session: Session, table: Any, conflict: str, values: dict[str, Any], returning: tuple[str, ...]
 ) -> Row[Any] | None:
-    """INSERT ... ON CONFLICT (``conflict``) DO NOTHING RETURNING ``returning``; ``None`` on a conflict."""
+    """INSERT ... ON CONFLICT (``conflict``) DO NOTHING RETURNING ``returning``; ``None`` on a conflict.
+
+    ``table`` is a mapped class's ``__table__``.
+    """
     dialect = session.get_bind().dialect.name
     key = (table.name, dialect, conflict, tuple(values), returning)
     stmt = _built.get(key)
