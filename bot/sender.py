@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 import uuid
 import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 # Errors worth retrying even though Graph answered 4xx: rate limits and "try again later".
 BATCH = 50  # outbox rows per claim when a sender thread's queue has backed up
+MARK_EVERY = 0.2  # seconds of sending before the WhatsApp ids so far are written
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 32, 613, 80007, 130429, 131000, 131016, 131048, 131056, 133004})
 
 
@@ -169,11 +171,17 @@ def deliver_many(db: Database, sender: Sender, ids: Sequence[int], now: Callable
 def send_claimed(
     db: Database, sender: Sender, work: Sequence[tuple[int, str, Reply | Template]], now: Callable[[], Any]
 ) -> dict[int, str]:
-    """Send rows this process holds the claim on, then record every outcome in one transaction."""
+    """Send rows this process holds the claim on and record the outcomes.
+
+    WhatsApp ids are written as soon as a slow sender has produced some (every
+    ``MARK_EVERY`` seconds), so a status webhook for a message finds its row; a fast
+    sender's whole batch is recorded in one transaction.
+    """
     outcome: dict[int, str] = {}
     sent: list[tuple[int, str]] = []
     errors: list[tuple[int, SendError]] = []
     stopped: set[str] = set()
+    last_mark = time.monotonic()
     for outbox_id, phone, message in work:
         if phone in stopped:  # an earlier message to this phone just failed: keep the order
             outcome[outbox_id] = "skipped"
@@ -188,6 +196,10 @@ def send_claimed(
             log.exception("outbox %d: could not be sent", outbox_id)
             errors.append((outbox_id, SendError(f"{type(exc).__name__}: {exc}", code="internal", transient=False)))
             stopped.add(phone)
+        if sent and time.monotonic() - last_mark >= MARK_EVERY:
+            with db.unit_of_work() as session:
+                outbox.mark_sent_many(session, sent, now())
+            sent, last_mark = [], time.monotonic()
     if not work:
         return outcome
     with db.unit_of_work() as session:

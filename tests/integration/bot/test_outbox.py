@@ -226,3 +226,22 @@ def test_the_retry_job_reaches_rows_behind_a_full_batch_of_blocked_ones(
     results = jobs.retry_outbox(app)
     assert results["sent"] == 1 and fake_sender.bodies("+919876543210") == ["hello"]
     assert get(db, other).status == "sent"
+
+
+def test_a_slow_sender_records_ids_as_it_goes_so_status_webhooks_find_them(
+    database: Database, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.sender
+
+    monkeypatch.setattr(bot.sender, "MARK_EVERY", 0.0)
+    first, second = put(database, clock, "a"), put(database, clock, "b", phone="+919876543210")
+    seen: list[str | None] = []
+
+    class Watching(FakeSender):
+        def send(self, phone: str, message: Reply | Template) -> str:
+            if self.sent:
+                seen.append(get(database, first).wa_message_id)
+            return super().send(phone, message)
+
+    assert deliver_many(database, Watching(), [first, second], clock.now) == {first: "sent", second: "sent"}
+    assert seen == ["wamid.fake1"]
