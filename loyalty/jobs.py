@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from flask import Flask
+from sqlalchemy.orm import Session
 
 from domain import expiry, rewards, tiers
 from domain.rules import load_rules
@@ -19,46 +21,48 @@ def heartbeat(app: Flask) -> None:
         beat(session, "scheduler", services.now(app))
 
 
-def expire_points(app: Flask) -> int:
+def _until_empty(app: Flask, batch: Callable[[Session], int]) -> int:
+    """Run ``batch`` in its own transaction until it finds nothing to do."""
     total = 0
     while True:
         with services.database(app).unit_of_work() as session:
-            done = expiry.expire_due(session, services.now(app))
+            done = batch(session)
         total += done
         if done == 0:
-            break
+            return total
+
+
+def _by_customer_id(app: Flask, batch: Callable[[Session, int], tuple[int, int]]) -> int:
+    """Walk customers in id order, one committed batch at a time; ``batch`` returns (last id, count)."""
+    after, total = 0, 0
+    while True:
+        with services.database(app).unit_of_work() as session:
+            last, count = batch(session, after)
+        total += count
+        if last == after:
+            return total
+        after = last
+
+
+def expire_points(app: Flask) -> int:
+    total = _until_empty(app, lambda session: expiry.expire_due(session, services.now(app)))
     if total:
         log.info("expired %d lots of points", total)
     return total
 
 
 def warn_expiring(app: Flask) -> int:
-    after, total = 0, 0
-    while True:
-        with services.database(app).unit_of_work() as session:
-            last, warned = expiry.warn_expiring(session, load_rules(session), services.now(app), after_id=after)
-        total += warned
-        if last == after:
-            return total
-        after = last
+    return _by_customer_id(
+        app,
+        lambda session, after: expiry.warn_expiring(session, load_rules(session), services.now(app), after_id=after),
+    )
 
 
 def expire_vouchers(app: Flask) -> int:
-    total = 0
-    while True:
-        with services.database(app).unit_of_work() as session:
-            done = rewards.expire_vouchers(session, services.now(app))
-        total += done
-        if done == 0:
-            return total
+    return _until_empty(app, lambda session: rewards.expire_vouchers(session, services.now(app)))
 
 
 def review_tiers(app: Flask) -> int:
-    after, total = 0, 0
-    while True:
-        with services.database(app).unit_of_work() as session:
-            last, changed = tiers.review(session, load_rules(session), services.now(app), after_id=after)
-        total += changed
-        if last == after:
-            return total
-        after = last
+    return _by_customer_id(
+        app, lambda session, after: tiers.review(session, load_rules(session), services.now(app), after_id=after)
+    )
