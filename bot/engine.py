@@ -95,7 +95,7 @@ def _safely(turn: flows.Turn) -> list[Reply]:
     except DomainError as exc:
         log.info("domain error in conversation: %s", exc.code)
         turn.conv.state = "menu" if turn.conv.customer_id else "start"
-        turn._customer = None
+        turn.forget_customer()
         return [rp.text(turn.t._("Sorry, that did not work. Please try again or type HELP."))]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,7 +37,7 @@ from domain.errors import (
     RewardUnavailable,
 )
 from domain.notifications import Notification
-from domain.rules import ProgramRules, load_rules
+from domain.rules import RULES_KEY, ProgramRules, Setting, load_rules
 
 Handler = Callable[["Turn"], list[Reply]]
 
@@ -61,6 +62,7 @@ class Turn:
     choice: str | None = None
     command: Command | None = None
     _customer: Customer | None = field(default=None, repr=False)
+    _customer_known: bool = field(default=False, repr=False)
 
     @property
     def t(self) -> Texts:
@@ -77,12 +79,21 @@ class Turn:
 
     @property
     def customer(self) -> Customer | None:
-        if self._customer is None:
+        # Looked up once per message, also when there is no such customer (a new number):
+        # each look-up by phone is a phonenumbers parse and a SELECT.
+        if not self._customer_known:
             if self.conv.customer_id is not None:
                 self._customer = self.session.get(Customer, self.conv.customer_id)
+            elif self.conv.phone.startswith("+"):  # already E.164: no need to parse it again
+                self._customer = self.session.scalar(select(Customer).where(Customer.phone == self.conv.phone))
             else:
                 self._customer = find_by_phone(self.session, self.conv.phone)
+            self._customer_known = True
         return self._customer
+
+    def forget_customer(self) -> None:
+        """After a rolled-back savepoint the customer must be read again."""
+        self._customer, self._customer_known = None, False
 
     def require_customer(self) -> Customer:
         customer = self.customer
@@ -90,12 +101,12 @@ class Turn:
         return customer
 
     def remember(self, customer: Customer) -> None:
-        self._customer = customer
+        self._customer, self._customer_known = customer, True
         self.conv.customer_id = customer.id
 
     @functools.cached_property
     def rules(self) -> ProgramRules:
-        return load_rules(self.session)
+        return current_rules(self.session)
 
     @property
     def text(self) -> str:
@@ -107,6 +118,29 @@ class Turn:
         for key in STATE_KEYS:
             self.data.pop(key, None)
         self.data.update(values)
+
+
+_rules_cache: dict[str, tuple[Any, ProgramRules]] = {}
+_rules_lock = threading.Lock()
+
+
+def current_rules(session: Session) -> ProgramRules:
+    """The program rules, parsed again only when the settings row changed.
+
+    Reading the row's ``updated_at`` is one indexed look-up of a small column; parsing
+    and validating the JSON document is what costs, and it changes rarely. A console
+    edit bumps ``updated_at``, so the next message already uses the new rules.
+    """
+    stamp = session.scalar(select(Setting.updated_at).where(Setting.key == RULES_KEY))
+    key = str(session.get_bind().url)
+    with _rules_lock:
+        cached = _rules_cache.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    rules = load_rules(session)
+    with _rules_lock:
+        _rules_cache[key] = (stamp, rules)
+    return rules
 
 
 # --- onboarding -----------------------------------------------------------------------------------
