@@ -79,7 +79,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine with the settings each backend needs for correct locking."""
     if url.startswith("sqlite"):
         return _sqlite_engine(url, **kwargs)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping (a `SELECT 1` round trip per transaction): connections are recycled before
+    # servers or proxies drop idle ones, and a connection that died anyway fails its
+    # transaction with a disconnect error, on which SQLAlchemy discards the whole pool, so
+    # the caller's retry (the webhook answers 500 and Meta redelivers; jobs run again) reconnects.
+    kwargs.setdefault("pool_recycle", 1800)
     return create_engine(url, **kwargs)
 
 
