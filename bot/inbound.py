@@ -209,3 +209,26 @@ def _timestamp(value: Any) -> dt.datetime | None:
 
 def _str(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
+
+
+def from_stored(
+    message_id: str,
+    phone: str,
+    kind: str,
+    text: str | None,
+    raw: Mapping[str, Any],
+    wa_user_id: str | None = None,
+    profile_name: str | None = None,
+) -> Incoming:
+    """The ``Incoming`` a stored inbound row was parsed into (for handling after storage)."""
+    _, _, reply_id = _content(raw)
+    return Incoming(
+        message_id=message_id,
+        phone=phone,
+        kind=kind,
+        text=text,
+        reply_id=reply_id,
+        wa_user_id=wa_user_id,
+        profile_name=profile_name,
+        referral_code=_referral_code(text if kind == "text" else None),
+    )

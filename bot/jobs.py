@@ -12,9 +12,9 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import conversations, outbox
+from bot import conversations, outbox, pipeline
 from bot.models import Conversation
-from bot.sender import deliver_many, sender_for
+from bot.sender import deliver_many, send_now, sender_for
 from domain.customers import Customer
 from domain.notifications import Notification
 from loyalty import services
@@ -45,6 +45,25 @@ def retry_outbox(app: Flask) -> Counter[str]:
     if results["sent"] or results["failed"] or results["retry"]:
         log.info("outbox retry: %s", dict(results))
     return results
+
+
+STRANDED_AFTER = dt.timedelta(seconds=30)  # well past what a live handler thread needs
+
+
+def handle_stranded(app: Flask) -> int:
+    """Handle inbound messages still ``received`` after ``STRANDED_AFTER``: their worker died, or the
+    database failed while handling them. Claiming makes this safe beside live handler threads."""
+    db, config = services.database(app), app.config
+    with db.unit_of_work() as session:
+        batch = pipeline.stranded(session, services.now(app) - STRANDED_AFTER)  # the next run takes any more
+    handled = 0
+    for item in batch:
+        replies = pipeline.handle_through(db, item, services.now(app), config)
+        send_now(app, replies)
+        handled += 1
+    if handled:
+        log.warning("handled stored messages of %d number(s) that no handler thread had taken", handled)
+    return handled
 
 
 def dispatch_notifications(app: Flask) -> Counter[str]:

@@ -1,8 +1,11 @@
 """The one path every inbound message takes: store it, count it, let the engine answer, queue the answers.
 
-All of it is one transaction. The unique ``wa_message_id`` (INSERT ... ON CONFLICT DO
-NOTHING) is what makes a redelivered message, even one landing on another worker at
-the same moment, a no-op that is still acknowledged with 200.
+The webhook stores (``store_received``: the unique ``wa_message_id`` with INSERT ... ON
+CONFLICT DO NOTHING makes a redelivered message, even one landing on another worker at
+the same moment, a no-op that is still acknowledged with 200) and commits; handling
+(``handle_next``: claim, flood check, engine, outbox) is one more transaction per message,
+run by ``bot.handling``'s threads or the scheduler's ``handle_stranded`` job.
+``process`` does both in the caller's transaction (simulator-style callers and tests).
 """
 
 from __future__ import annotations
@@ -10,13 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from bot import conversations, outbox
+from bot import conversations, inbound, outbox
 from bot.messages import Incoming, Reply
 from bot.models import InboundMessage
 from bot.statements import insert_ignore
@@ -34,13 +38,20 @@ def process(
     config: Mapping[str, Any],
     raw: Mapping[str, Any] | None = None,
 ) -> list[outbox.Outgoing]:
-    """Store, flood-check and handle one message; the replies come back enqueued (not yet sent)."""
+    """Store, flood-check and handle one message in the caller's transaction (simulator, tests)."""
     # Stored as handled straight away: nobody sees the row before this transaction commits,
     # and the rare ignored message is updated below.
     inbound_id = store(session, incoming, now, raw, status="handled")
     if inbound_id is None:
         log.debug("inbound %s is a redelivery; acknowledged", incoming.message_id)
         return []
+    return handle(session, inbound_id, incoming, now, config)
+
+
+def handle(
+    session: Session, inbound_id: int, incoming: Incoming, now: dt.datetime, config: Mapping[str, Any]
+) -> list[outbox.Outgoing]:
+    """Flood-check and answer a stored message whose row this transaction holds as handled."""
     conv = conversations.load(session, incoming.phone, now)
     if conversations.is_muted(conv, now):
         return _finish(session, inbound_id, conv, now, "ignored", [], incoming)
@@ -127,17 +138,6 @@ def store(
     return int(row.id) if row is not None else None
 
 
-def record_failure(
-    session: Session, incoming: Incoming, now: dt.datetime, error: str, raw: Mapping[str, Any] | None = None
-) -> list[outbox.Outgoing]:
-    """After a rolled-back attempt: keep the message as failed and tell the customer, not silence."""
-    if store(session, incoming, now, raw, status="failed", error=error[:300]) is None:
-        return []  # another worker stored it meanwhile
-    reply = _apology(session, incoming.phone)
-    row = outbox.add(session, incoming.phone, reply, key=f"apology:{incoming.message_id}", now=now)
-    return [row] if row is not None else []
-
-
 def _apology(session: Session, phone: str) -> Reply:
     try:
         apology = getattr(_engine(), "apology", None)
@@ -149,22 +149,141 @@ def _apology(session: Session, phone: str) -> Reply:
     return Reply(kind="text", body=APOLOGY)
 
 
-def receive(
-    db: Database, incoming: Incoming, now: dt.datetime, config: Mapping[str, Any], raw: Mapping[str, Any] | None = None
-) -> list[outbox.Outgoing]:
-    """One transaction for one message; returns what to send after commit.
+# --- stored first, handled right after (the webhook's path) ------------------------------------
+#
+# The webhook only stores each message (status ``received``) and answers 200; a handler
+# thread of the same process then claims and handles it (``handle_next``), and the
+# scheduler's ``handle_stranded`` job takes any row still ``received`` after a while
+# (a worker that died, a database outage mid-handling). Claiming is one conditional
+# UPDATE inside the handling transaction: it rolls back with the handling, and a second
+# claimer waits on the row (and on the conversation's lock) and then finds it taken.
 
-    A database outage, deadlock or serialization failure propagates (the webhook answers
-    500 and Meta redelivers later); any other failure while handling is recorded and
-    answered with an apology, so a message that always fails is not redelivered forever.
+PROFILE_KEY = "_profile_name"  # kept beside the raw message: Meta sends it in contacts[], not in the message
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A message stored as ``received``: what a handler thread needs to find it."""
+
+    inbound_id: int
+    phone: str
+
+
+def store_received(
+    session: Session, incoming: Incoming, now: dt.datetime, raw: Mapping[str, Any] | None = None
+) -> Stored | None:
+    """Store one message for handling; ``None`` for a redelivery (already stored)."""
+    payload = dict(raw or {})
+    if incoming.profile_name:
+        payload[PROFILE_KEY] = incoming.profile_name
+    inbound_id = store(session, incoming, now, payload, status="received")
+    return Stored(inbound_id, incoming.phone) if inbound_id is not None else None
+
+
+_inbound = InboundMessage.__table__
+_oldest_received = (
+    select(_inbound.c.id)
+    .where(
+        _inbound.c.phone == bindparam("b_phone"),
+        _inbound.c.status == "received",
+        _inbound.c.id <= bindparam("b_upto"),
+    )
+    .order_by(_inbound.c.id)
+    .limit(1)
+    .scalar_subquery()
+)
+_CLAIM = (
+    update(_inbound)
+    .where(_inbound.c.id == _oldest_received, _inbound.c.status == "received")
+    .values(status="handled", handled_at=bindparam("b_now"))
+    .returning(
+        _inbound.c.id,
+        _inbound.c.wa_message_id,
+        _inbound.c.phone,
+        _inbound.c.wa_user_id,
+        _inbound.c.kind,
+        _inbound.c.text,
+        _inbound.c.payload,
+    )
+)
+
+
+def claim_next(session: Session, phone: str, upto: int, now: dt.datetime) -> tuple[int, Incoming] | None:
+    """Take the phone's oldest unhandled message (id <= ``upto``), so a phone's messages are answered
+    in the order they were stored, whichever worker stored them."""
+    row = session.execute(_CLAIM, {"b_phone": phone, "b_upto": upto, "b_now": now}).first()
+    if row is None:
+        return None
+    payload = row.payload or {}
+    incoming = inbound.from_stored(
+        row.wa_message_id, row.phone, row.kind, row.text, payload, row.wa_user_id, payload.get(PROFILE_KEY)
+    )
+    return int(row.id), incoming
+
+
+def handle_next(
+    db: Database, phone: str, upto: int, now: dt.datetime, config: Mapping[str, Any]
+) -> tuple[int | None, list[outbox.Outgoing]]:
+    """Claim and handle the phone's oldest stored message in one transaction.
+
+    Returns the id handled (``None`` when nothing was left) and the replies to send after
+    commit. A database outage propagates and leaves the row ``received`` for the retry
+    job; any other failure is recorded as failed and answered with an apology.
     """
+    claimed: list[tuple[int, Incoming]] = []
     try:
         with db.unit_of_work() as session:
-            return process(session, incoming, now, config, raw)
+            conversations.load(session, phone, now)  # the phone's lock: one handler per phone at a time
+            found = claim_next(session, phone, upto, now)
+            if found is None:
+                return None, []
+            claimed.append(found)
+            return found[0], handle(session, found[0], found[1], now, config)
     except (OperationalError, InterfaceError):
         raise
     except Exception as exc:
+        if not claimed:
+            raise
+        inbound_id, incoming = claimed[0]
         log.exception("inbound %s: handling failed; stored as failed", incoming.message_id)
         with db.unit_of_work() as session:
-            reason = f"{type(exc).__name__}: {exc}"
-            return record_failure(session, incoming, now, reason, raw)
+            return inbound_id, fail_stored(session, inbound_id, incoming, now, f"{type(exc).__name__}: {exc}")
+
+
+def handle_through(db: Database, stored: Stored, now: dt.datetime, config: Mapping[str, Any]) -> list[outbox.Outgoing]:
+    """Handle ``stored`` and any older message of its phone still waiting, oldest first."""
+    out: list[outbox.Outgoing] = []
+    while True:
+        handled, rows = handle_next(db, stored.phone, stored.inbound_id, now, config)
+        out += rows
+        if handled is None or handled >= stored.inbound_id:
+            return out
+
+
+def fail_stored(
+    session: Session, inbound_id: int, incoming: Incoming, now: dt.datetime, error: str
+) -> list[outbox.Outgoing]:
+    """After a rolled-back attempt: mark the stored message failed and tell the customer."""
+    stmt = (
+        update(_inbound)
+        .where(_inbound.c.id == inbound_id, _inbound.c.status == "received")
+        .values(status="failed", error=error[:300], handled_at=now)
+        .returning(_inbound.c.id)
+    )
+    if session.execute(stmt).first() is None:
+        return []  # someone else handled it meanwhile
+    reply = _apology(session, incoming.phone)
+    row = outbox.add(session, incoming.phone, reply, key=f"apology:{incoming.message_id}", now=now)
+    return [row] if row is not None else []
+
+
+def stranded(session: Session, older_than: dt.datetime, limit: int = 200) -> list[Stored]:
+    """Phones with messages still ``received`` since before ``older_than``, each with its newest such id."""
+    stmt = (
+        select(_inbound.c.phone, func.max(_inbound.c.id))
+        .where(_inbound.c.status == "received", _inbound.c.received_at <= older_than)
+        .group_by(_inbound.c.phone)
+        .order_by(func.min(_inbound.c.id))
+        .limit(limit)
+    )
+    return [Stored(int(upto), phone) for phone, upto in session.execute(stmt).all()]

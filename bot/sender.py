@@ -265,18 +265,7 @@ class Dispatcher:
                     q.task_done()
 
     def _send(self, batch: list[outbox.Outgoing]) -> None:
-        from loyalty import services
-
-        db, snd = services.database(self.app), sender_for(self.app)
-
-        def now() -> Any:
-            return services.now(self.app)
-
-        # A claim is only used well inside its lease: later, the retry job may already be taking the row.
-        fresh = now() + outbox.LEASE / 2
-        held = [(i.id, i.phone, i.message) for i in batch if i.lease_until is not None and i.lease_until >= fresh]
-        send_claimed(db, snd, held, now)
-        deliver_many(db, snd, [i.id for i in batch if i.lease_until is None], now)
+        send_now(self.app, batch)
 
     @staticmethod
     def _next_batch(q: queue.Queue[outbox.Outgoing]) -> list[outbox.Outgoing]:
@@ -288,6 +277,23 @@ class Dispatcher:
             except queue.Empty:
                 break
         return batch
+
+
+def send_now(app: Flask, batch: Sequence[outbox.Outgoing]) -> None:
+    """Send committed outbox rows from this thread: rows created claimed for us straight away,
+    others after claiming them."""
+    from loyalty import services
+
+    db, snd = services.database(app), sender_for(app)
+
+    def now() -> Any:
+        return services.now(app)
+
+    # A claim is only used well inside its lease: later, the retry job may already be taking the row.
+    fresh = now() + outbox.LEASE / 2
+    held = [(i.id, i.phone, i.message) for i in batch if i.lease_until is not None and i.lease_until >= fresh]
+    send_claimed(db, snd, held, now)
+    deliver_many(db, snd, [i.id for i in batch if i.lease_until is None], now)
 
 
 def dispatcher(app: Flask) -> Dispatcher:

@@ -7,8 +7,9 @@ pywa's ``WhatsApp`` client checks the verify token and the ``X-Hub-Signature-256
 answers 200 even when a handler failed, so a message lost to a database outage would
 never be redelivered; it also drops updates whose ``contacts[]`` lack ``user_id``,
 reads only the first message of a batch, and de-duplicates per process only.
-Instead: parse (``bot.inbound``), run each message through ``bot.pipeline`` in its own
-transaction, answer, and hand the queued replies to the sender threads.
+Instead: parse (``bot.inbound``), store every message (unique ``wa_message_id``) in one
+transaction, answer, and hand the stored messages to the handler threads (``bot.handling``),
+which run the engine and hand the queued replies to the sender threads.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pywa import WhatsApp
 from pywa import utils as wa_utils
 
-from bot import inbound, outbox, pipeline, sender, status
+from bot import handling, inbound, pipeline, status
 from loyalty import services
 from loyalty.config import country_code
 
@@ -81,19 +82,23 @@ def receive() -> tuple[Response, int]:
 
 
 def _handle(app: Flask, update: inbound.Update) -> tuple[Response, int]:
-    db, config = services.database(app), app.config
-    to_send: list[outbox.Outgoing] = []
+    """Store every message and status report in one transaction, answer, then hand the messages over.
+
+    Handling (flood check, engine, outbox) runs in ``bot.handling``'s threads after the
+    commit, so Meta's 200 waits for one INSERT per message, not for the engine.
+    """
+    db, now = services.database(app), services.now(app)
+    stored: list[pipeline.Stored] = []
     try:
-        for message in update.messages:
-            to_send += pipeline.receive(db, message.incoming, services.now(app), config, message.raw)
-        if update.statuses:
-            with db.unit_of_work() as session:
-                for report in update.statuses:
-                    status.apply(session, report, services.now(app))
+        with db.unit_of_work() as session:
+            for message in update.messages:
+                item = pipeline.store_received(session, message.incoming, now, message.raw)
+                if item is not None:
+                    stored.append(item)
+            for report in update.statuses:
+                status.apply(session, report, now)
     except Exception:
         log.exception("webhook: could not store an update; Meta will redeliver it")
         return jsonify(error="temporarily unavailable"), 500
-    finally:
-        if to_send:
-            sender.dispatcher(app).submit(to_send)
+    handling.submit(app, stored)
     return jsonify(status="ok"), 200

@@ -42,10 +42,10 @@ class LiveApp:
     url: str
 
     def settle(self) -> None:
-        """Wait until the after-commit sender threads have tried everything handed to them."""
-        dispatcher = self.app.extensions.get("bot.dispatcher")
-        if dispatcher is not None:
-            dispatcher.wait_idle()
+        """Wait until the handler threads handled everything stored and the sender threads tried the replies."""
+        from bot import handling
+
+        handling.settle(self.app)
 
     def run_job(self, job: Any) -> Any:
         with self.app.app_context():

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from bot import conversations, pipeline, sender
+from bot import conversations, handling, pipeline, sender
 from bot.messages import Incoming, Reply, Template
 from tests.conftest import APP_SECRET
 from tests.e2e import meta
@@ -84,7 +84,7 @@ class Poster:
         raw = body if isinstance(body, bytes) else meta.encode(body)
         headers = {"X-Hub-Signature-256": meta.sign(raw, secret)} if secret else {}
         response = self.client.post("/webhook", data=raw, headers=headers, content_type="application/json")
-        sender.dispatcher(self.app).wait_idle()
+        handling.settle(self.app)  # the handler threads, then the sender threads
         return response
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
 from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from bot import conversations
+from bot import conversations, jobs, pipeline
+from bot.messages import Incoming
 from bot.models import Conversation, InboundMessage
 from loyalty import services
 from tests.e2e import meta
@@ -42,17 +46,52 @@ def test_a_failure_in_handling_is_stored_as_failed_and_answered_with_an_apology(
     assert fake_sender.bodies(PHONE) == ["sorry"]
 
 
-def test_a_database_error_answers_500_so_meta_redelivers(
-    webhook: Poster, fake_sender: FakeSender, stub_engine: StubEngine
+def test_a_database_error_while_storing_answers_500_so_meta_redelivers(
+    webhook: Poster, fake_sender: FakeSender, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stub_engine.fail_with = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+    real_store = pipeline.store_received
+
+    def outage(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("INSERT", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(pipeline, "store_received", outage)
     body = meta.text(WA_ID, "points")
     assert webhook.post(body).status_code == 500
     assert inbound(webhook.app) == [] and fake_sender.sent == []
-    stub_engine.fail_with = None
+    monkeypatch.setattr(pipeline, "store_received", real_store)
     assert webhook.post(body).status_code == 200
     assert [r.status for r in inbound(webhook.app)] == ["handled"]
     assert fake_sender.bodies(PHONE) == ["echo text: points"]
+
+
+def test_a_database_error_while_handling_keeps_the_message_for_the_retry_job(
+    webhook: Poster, fake_sender: FakeSender, stub_engine: StubEngine, clock: FrozenClock
+) -> None:
+    stub_engine.fail_with = OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+    body = meta.text(WA_ID, "points")
+    assert webhook.post(body).status_code == 200  # stored: Meta need not redeliver
+    assert [r.status for r in inbound(webhook.app)] == ["received"] and fake_sender.sent == []
+    stub_engine.fail_with = None
+    assert jobs.handle_stranded(webhook.app) == 0  # too fresh: a live handler thread may still have it
+    clock.advance(seconds=31)
+    assert jobs.handle_stranded(webhook.app) == 1
+    assert webhook.post(body).status_code == 200  # a late redelivery changes nothing
+    assert jobs.handle_stranded(webhook.app) == 0
+    assert [r.status for r in inbound(webhook.app)] == ["handled"]
+    assert fake_sender.bodies(PHONE) == ["echo text: points"]
+
+
+def test_a_phones_messages_are_handled_in_the_order_they_were_stored(
+    webhook: Poster, fake_sender: FakeSender, clock: FrozenClock
+) -> None:
+    db = services.database(webhook.app)
+    with db.unit_of_work() as session:  # two messages stored, as if by a worker that died before handling
+        first = pipeline.store_received(session, Incoming("wamid.A", PHONE, "text", "first"), clock.now())
+        pipeline.store_received(session, Incoming("wamid.B", PHONE, "text", "second"), clock.now())
+    assert first is not None
+    webhook.post(meta.text(WA_ID, "third"))  # its handler takes the older ones first
+    assert fake_sender.bodies(PHONE) == ["echo text: first", "echo text: second", "echo text: third"]
+    assert [r.status for r in inbound(webhook.app)] == ["handled"] * 3
 
 
 def test_the_engine_sees_the_previous_inbound_time(webhook: Poster, clock: FrozenClock) -> None:

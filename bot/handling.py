@@ -1,0 +1,104 @@
+"""Handler threads: stored inbound messages are handled right after the webhook answered.
+
+The webhook's request only verifies, parses and stores (one commit) and answers 200;
+the conversation engine runs here, off the request path. A few threads per process,
+and every message of one phone goes to the same thread, so a customer's messages are
+handled in order while different customers don't wait for each other. If the process
+dies first, the rows stay ``received`` and the scheduler's ``handle_stranded`` job
+handles them (``bot.pipeline`` explains why that handles each message once).
+
+``BOT_HANDLE_INLINE`` (tests only) handles in the request thread after the commit instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import zlib
+from collections.abc import Iterable
+
+from flask import Flask
+
+from bot import pipeline, sender
+
+log = logging.getLogger(__name__)
+
+
+class Handlers:
+    """Per-process handler threads, started on first use (after gunicorn forks)."""
+
+    def __init__(self, app: Flask, threads: int = 4) -> None:
+        self.app = app
+        self.queues: list[queue.Queue[pipeline.Stored]] = [queue.Queue() for _ in range(threads)]
+        self.lock = threading.Lock()
+        self.started = False
+
+    def submit(self, items: Iterable[pipeline.Stored]) -> None:
+        """Queue committed inbound rows for handling; never blocks the request."""
+        self._start()
+        for item in items:
+            self.queues[zlib.crc32(item.phone.encode()) % len(self.queues)].put(item)
+
+    def wait_idle(self) -> None:
+        """Block until everything submitted has been handled (tests, shutdown)."""
+        for q in self.queues:
+            q.join()
+
+    def _start(self) -> None:
+        with self.lock:
+            if self.started:
+                return
+            for index, q in enumerate(self.queues):
+                threading.Thread(target=self._run, args=(q,), name=f"inbound-handler-{index}", daemon=True).start()
+            self.started = True
+
+    def _run(self, q: queue.Queue[pipeline.Stored]) -> None:
+        while True:
+            item = q.get()
+            try:
+                handle(self.app, [item])
+            except Exception:
+                # The row stays ``received``; the scheduler's handle_stranded job takes it later.
+                log.exception("inbound %d: handling failed; left for the retry job", item.inbound_id)
+            finally:
+                q.task_done()
+
+
+def handle(app: Flask, items: Iterable[pipeline.Stored]) -> None:
+    """Handle stored messages (and older ones of the same phones) and send the replies after commit."""
+    from loyalty import services
+
+    db = services.database(app)
+    for item in items:
+        replies = pipeline.handle_through(db, item, services.now(app), app.config)
+        if replies:
+            sender.dispatcher(app).submit(replies)
+
+
+def handlers(app: Flask) -> Handlers:
+    found: Handlers | None = app.extensions.get("bot.handlers")
+    if found is None:
+        found = app.extensions.setdefault("bot.handlers", Handlers(app))
+    return found
+
+
+def submit(app: Flask, items: list[pipeline.Stored]) -> None:
+    """After the webhook's commit: hand the stored messages to the handler threads."""
+    if not items:
+        return
+    if app.config.get("BOT_HANDLE_INLINE"):
+        try:
+            handle(app, items)
+        except Exception:
+            log.exception("inbound: handling failed; left for the retry job")
+    else:
+        handlers(app).submit(items)
+
+
+def settle(app: Flask) -> None:
+    """Wait until every message handed over was handled and its replies tried (tests)."""
+    found: Handlers | None = app.extensions.get("bot.handlers")
+    if found is not None:
+        found.wait_idle()
+    sender.dispatcher(app).wait_idle()
