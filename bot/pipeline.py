@@ -233,12 +233,16 @@ def handle_next(
     claimed: list[tuple[int, Incoming]] = []
     try:
         with db.unit_of_work() as session:
-            conversations.load(session, phone, now)  # the phone's lock: one handler per phone at a time
+            # The phone's lock: one handler per phone at a time. Kept referenced, so the session's
+            # (weak) identity map still has it when the engine loads it again.
+            conv = conversations.load(session, phone, now)
             found = claim_next(session, phone, upto, now)
             if found is None:
                 return None, []
             claimed.append(found)
-            return found[0], handle(session, found[0], found[1], now, config)
+            replies = handle(session, found[0], found[1], now, config)
+            del conv
+            return found[0], replies
     except (OperationalError, InterfaceError):
         raise
     except Exception as exc:
