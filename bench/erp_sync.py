@@ -268,12 +268,17 @@ def report(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_docs(table: str, command: str, notes: str) -> None:
+def write_docs(table: str) -> None:
+    """Replace the table of the "ERP sync" section of docs/PERFORMANCE.md; the notes around it stay."""
     path = ROOT / "docs" / "PERFORMANCE.md"
     doc = path.read_text()
-    section = f"## ERP sync (`bench/erp_sync.py`)\n\n`{command}`\n\n{table}\n\n{notes}\n"
-    doc = re.sub(r"## ERP sync \(`bench/erp_sync.py`\)\n.*?(?=\n## |\Z)", lambda _m: section, doc, flags=re.S)
-    path.write_text(doc)
+    start = doc.index("## ERP sync (`bench/erp_sync.py`)")
+    end = doc.find("\n## ", start + 1)
+    end = len(doc) if end < 0 else end
+    section = doc[start:end]
+    old = re.search(r"(?m)^\|.*\|\n(?:^\|.*\|\n?)*", section)
+    section = section[: old.start()] + table + "\n" + section[old.end() :] if old else section + "\n" + table + "\n"
+    path.write_text(doc[:start] + section + doc[end:])
 
 
 def main() -> None:
@@ -295,8 +300,7 @@ def main() -> None:
     table = report(results)
     print(table)
     if args.write_docs:
-        command = " ".join(["python bench/erp_sync.py", *sys.argv[1:]])
-        write_docs(table, command, "_notes: see the text below the table_")
+        write_docs(table)
 
 
 if __name__ == "__main__":
