@@ -13,6 +13,7 @@ handles them (``bot.pipeline`` explains why that handles each message once).
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import zlib
@@ -54,6 +55,7 @@ class Handlers:
             self.started = True
 
     def _run(self, q: queue.Queue[pipeline.Stored]) -> None:
+        lower_priority(int(self.app.config.get("BOT_HANDLER_NICE", DEFAULT_NICE)))
         while True:
             item = q.get()
             try:
@@ -63,6 +65,22 @@ class Handlers:
                 log.exception("inbound %d: handling failed; left for the retry job", item.inbound_id)
             finally:
                 q.task_done()
+
+
+DEFAULT_NICE = 10
+
+
+def lower_priority(nice: int) -> None:
+    """Let the kernel prefer the request threads: the webhook's 200 must not wait behind handling.
+
+    On Linux each thread has its own nice value, so this lowers only the calling thread.
+    """
+    if nice <= 0 or not hasattr(os, "setpriority"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+    except OSError:
+        log.warning("could not lower the handler threads' CPU priority")
 
 
 def handle(app: Flask, items: Iterable[pipeline.Stored]) -> None:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import threading
 
 import httpx
 import pytest
 from flask import Flask
 from pywa.errors import WhatsAppError
 
-from bot import conversations, jobs
+from bot import conversations, handling, jobs
 from bot.models import Conversation
 from bot.sender import RebasingTransport, classify
 from loyalty.scheduler import job_table
@@ -72,3 +74,20 @@ def test_the_scheduler_runs_the_bot_jobs_often() -> None:
     assert table["dispatch_notifications"][0] is jobs.dispatch_notifications
     assert table["retry_outbox"][1]["seconds"] <= 15
     assert table["dispatch_notifications"][1]["seconds"] <= 30
+    assert table["handle_stranded"][0] is jobs.handle_stranded
+    assert table["handle_stranded"][1]["seconds"] * 2 <= jobs.STRANDED_AFTER.total_seconds()
+
+
+def test_a_handler_thread_lowers_only_its_own_cpu_priority() -> None:
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: list[int] = []
+
+    def handler() -> None:
+        handling.lower_priority(before + 5)
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    thread = threading.Thread(target=handler)
+    thread.start()
+    thread.join()
+    assert seen == [min(before + 5, 19)]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
