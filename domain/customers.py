@@ -48,6 +48,9 @@ class Customer(Base):
     referred_by_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     referred_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     referral_rewarded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # The purchase that earned the referral bonuses (no FK: orders point at customers).
+    referral_order_id: Mapped[int | None]
+    referral_reversed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     affiliate_id: Mapped[int | None] = mapped_column(ForeignKey("affiliates.id"), index=True)
     affiliate_attributed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

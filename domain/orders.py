@@ -135,7 +135,7 @@ def _after_purchase(session: Session, customer: Customer, order: Order, rules: P
     if first:
         customer.first_purchase_at = order.order_date
     if order.net_amount - order.returned_amount >= rules.referral_min_purchase:
-        referrals.reward_first_purchase(session, customer, rules, now, order.net_amount)
+        referrals.reward_first_purchase(session, customer, rules, now, order.id)
     affiliates.record_purchase_commission(
         session, customer, order.id, order.erp_order_id, order.net_amount, order.order_date, first, now
     )
@@ -185,8 +185,16 @@ def _update(
     if order.status == "completed" and was_cancelled:
         _after_purchase(session, customer, order, rules, now)
     _adjust_commission(session, order, f"commission:order:{order.erp_order_id}:r{order.revision}", now)
+    _reverse_referral_if_unqualified(session, customer, order, rules, now)
     if order.status == "completed":
         tiers.evaluate(session, customer, rules, now)
+
+
+def _reverse_referral_if_unqualified(
+    session: Session, customer: Customer, order: Order, rules: ProgramRules, now: dt.datetime
+) -> None:
+    kept = order.net_amount - order.returned_amount if order.status == "completed" else Decimal(0)
+    referrals.reverse_if_unqualified(session, customer, order.id, kept, rules, now)
 
 
 def record_return(session: Session, data: ReturnData, rules: ProgramRules, now: dt.datetime) -> Outcome:
@@ -231,6 +239,7 @@ def record_return(session: Session, data: ReturnData, rules: ProgramRules, now: 
     _post_difference(session, customer, order, rules, now, key, reprice=False)
     existing.points_clawed += before - order.points_awarded
     _adjust_commission(session, order, f"commission:{key}", now)
+    _reverse_referral_if_unqualified(session, customer, order, rules, now)
     if before > order.points_awarded:
         notify(
             session,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -68,12 +69,13 @@ def _in_chain(session: Session, start: Customer, target_id: int) -> bool:
 
 
 def reward_first_purchase(
-    session: Session, referee: Customer, rules: ProgramRules, now: dt.datetime, order_net: object
+    session: Session, referee: Customer, rules: ProgramRules, now: dt.datetime, order_id: int | None = None
 ) -> bool:
     """Both sides get their bonus on the referee's first qualifying purchase, once."""
     if referee.referred_by_id is None or referee.referral_rewarded_at is not None:
         return False
     referee.referral_rewarded_at = now
+    referee.referral_order_id = order_id
     expires = add_months(now, rules.expiry_months)
     if rules.referee_bonus > 0:
         ledger.credit(
@@ -115,3 +117,43 @@ def reward_first_purchase(
             now,
         )
     return True
+
+
+def reverse_if_unqualified(
+    session: Session, referee: Customer, order_id: int, kept_amount: Decimal, rules: ProgramRules, now: dt.datetime
+) -> bool:
+    """Take both bonuses back when the purchase that earned them is returned below the minimum.
+
+    Without this, buying, collecting the bonuses and returning the goods would be
+    free points. The bonuses are forfeited for good (a later purchase does not
+    earn them again); points already spent become points owed, as for any return.
+    """
+    if (
+        referee.referral_order_id != order_id
+        or referee.referral_rewarded_at is None
+        or referee.referral_reversed_at is not None
+        or kept_amount >= rules.referral_min_purchase
+        or referee.referred_by_id is None
+    ):
+        return False
+    referee.referral_reversed_at = now
+    _take_back(session, referee, f"referral:{referee.id}:referee", now, "welcome bonus: qualifying purchase returned")
+    referrer = ledger.lock_customer(session, referee.referred_by_id)
+    _take_back(session, referrer, f"referral:{referee.id}:referrer", now, "referral bonus: friend's purchase returned")
+    return True
+
+
+def _take_back(session: Session, customer: Customer, credit_key: str, now: dt.datetime, why: str) -> None:
+    credit = ledger.existing_entry(session, credit_key)
+    if credit is None:
+        return
+    ledger.debit(
+        session,
+        customer,
+        kind="clawback",
+        points=credit.delta,
+        key=f"{credit_key}:reversed",
+        now=now,
+        allow_shortfall=True,
+        description=why,
+    )

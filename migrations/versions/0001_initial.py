@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 13:51:05.251417
+Create Date: 2026-11-26 14:53:09.325187
 """
 
 from collections.abc import Sequence
@@ -270,6 +270,8 @@ def upgrade() -> None:
         sa.Column("referred_by_id", sa.Integer(), nullable=True),
         sa.Column("referred_at", domain.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("referral_rewarded_at", domain.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("referral_order_id", sa.Integer(), nullable=True),
+        sa.Column("referral_reversed_at", domain.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("affiliate_id", sa.Integer(), nullable=True),
         sa.Column("affiliate_attributed_at", domain.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("first_purchase_at", domain.db.UTCDateTime(timezone=True), nullable=True),

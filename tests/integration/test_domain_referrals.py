@@ -277,3 +277,39 @@ def test_fixed_commission_survives_cancel_recomplete_and_correction(database: Da
     with database.unit_of_work() as s:
         total = sum(c.amount for c in s.scalars(select(Commission)))
         assert total == D("150.00")
+
+
+def test_returning_the_qualifying_purchase_takes_both_bonuses_back(database: Database) -> None:
+    referrer, referee = _pair(database)
+    with database.unit_of_work() as s:
+        record_order(s, referee, "O-1", "600")
+    with database.unit_of_work() as s:
+        assert balance(s, referrer) == (100, 0)
+        record_return(s, "R-1", "O-1", "50", when=NOW + DAY)  # keeps 550: still qualifies
+    with database.unit_of_work() as s:
+        assert balance(s, referrer) == (100, 0)
+        record_return(s, "R-2", "O-1", "100", when=NOW + 2 * DAY)  # keeps 450: below the 500 minimum
+    with database.unit_of_work() as s:
+        assert balance(s, referrer) == (0, 0)
+        assert balance(s, referee) == (4, 0)  # the 6 points on 600 less 2 for 150 returned; bonus gone
+        assert [e.delta for e in entries(s, referee, "clawback")][-1] == -50
+        record_return(s, "R-2", "O-1", "100", when=NOW + 2 * DAY)  # replay: nothing more
+        record_order(s, referee, "O-2", "5000", when=NOW + 3 * DAY)  # forfeited for good
+    with database.unit_of_work() as s:
+        assert balance(s, referrer) == (0, 0)
+        assert ledger.verify(s) == []
+
+
+def test_cancelling_the_qualifying_purchase_when_the_bonus_was_spent_leaves_points_owed(database: Database) -> None:
+    referrer, referee = _pair(database)
+    with database.unit_of_work() as s:
+        record_order(s, referee, "O-1", "500")
+    with database.unit_of_work() as s:
+        customer = ledger.lock_customer(s, referrer)
+        ledger.debit(s, customer, kind="redeem", points=80, key="spent", now=NOW)
+    with database.unit_of_work() as s:
+        record_order(s, referee, "O-1", "500", status="cancelled", now=NOW + DAY)
+    with database.unit_of_work() as s:
+        assert balance(s, referrer) == (0, 80)
+        assert balance(s, referee) == (0, 0)
+        assert ledger.verify(s) == []
