@@ -206,6 +206,33 @@ class WrkResult:
     errors: int
 
 
+@dataclass
+class Capacity:
+    """How fast stored messages were handled and answered under the wrk load."""
+
+    handled: int
+    during_load: float  # messages handled per second while wrk ran
+    end_to_end: float  # all of them, from the start of the load until the last reply was sent
+    left_waiting: int
+    left_unsent: int
+    drain_seconds: float
+
+
+@dataclass
+class FixedRate:
+    p50: float
+    p99: float
+    worst: float
+    failures: int
+    reply_p50: float
+    reply_p99: float
+    reply_max: float
+    replied: int
+    sent: int
+    samples: list[tuple[float, int, int]]
+    drain_seconds: float
+
+
 def ensure_wrk() -> str:
     found = shutil.which("wrk")
     if found:
@@ -249,10 +276,15 @@ def run_wrk(wrk: str, url: str, requests_file: Path, seconds: int, connections: 
     )
 
 
-def fixed_rate(url: str, bodies: list[bytes], rate: float, senders: int = 32) -> tuple[list[float], int]:
-    """Send ``bodies`` at ``rate`` per second, open loop; latency counts from the scheduled time."""
+def fixed_rate(url: str, bodies: list[bytes], rate: float, senders: int = 32) -> tuple[list[float], int, float]:
+    """Send ``bodies`` at ``rate`` per second, open loop; latency counts from the scheduled time.
+
+    Also returns the wall-clock time of the first scheduled send (message ``j`` is due
+    ``j / rate`` seconds later), to compare with the database's timestamps.
+    """
     host, port = url.removeprefix("http://").split(":")
     start = time.perf_counter() + 0.5
+    start_wall = time.time() + (start - time.perf_counter())
     latencies: list[float] = []
     failures = [0]
     lock = threading.Lock()
@@ -286,7 +318,7 @@ def fixed_rate(url: str, bodies: list[bytes], rate: float, senders: int = 32) ->
         t.start()
     for t in threads:
         t.join()
-    return latencies, failures[0]
+    return latencies, failures[0], start_wall
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -318,6 +350,89 @@ def drop_database(name: str) -> None:
     with engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()
+
+
+BACKLOG_SQL = (
+    "SELECT (SELECT count(*) FROM inbound_messages WHERE status = 'received'),"
+    " (SELECT count(*) FROM outbox WHERE status IN ('queued', 'sending')),"
+    " (SELECT count(*) FROM inbound_messages WHERE status <> 'received')"
+)
+
+
+def backlog(url: str) -> tuple[int, int, int]:
+    """(inbound rows not yet handled, outbox rows not yet sent, inbound rows handled)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            waiting, unsent, handled = conn.execute(text(BACKLOG_SQL)).one()
+    finally:
+        engine.dispose()
+    return int(waiting), int(unsent), int(handled)
+
+
+class BacklogWatch:
+    """Samples the backlog once a second in a thread, to show whether handling keeps up."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.samples: list[tuple[float, int, int]] = []  # (seconds since start, inbound waiting, outbox unsent)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> BacklogWatch:
+        self.started = time.monotonic()
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.url)
+        with engine.connect() as conn:
+            while not self.stop.wait(1.0):
+                waiting, unsent, _ = conn.execute(text(BACKLOG_SQL)).one()
+                conn.commit()
+                self.samples.append((round(time.monotonic() - self.started, 1), int(waiting), int(unsent)))
+        engine.dispose()
+
+
+def drain(url: str, limit: float = 300) -> float:
+    """Seconds until every stored message is handled and every reply sent (``limit`` at most)."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        waiting, unsent, _ = backlog(url)
+        if waiting == 0 and unsent == 0:
+            break
+        time.sleep(0.25)
+    return time.monotonic() - started
+
+
+def reply_latencies(url: str, run: str, first: int, count: int, start_wall: float, rate: float) -> list[float]:
+    """Seconds from each message's scheduled POST to its first reply being marked sent."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    ids = [f"wamid.BENCH{run}{i:09d}" for i in range(first, first + count)]
+    sql = text(
+        "SELECT i.wa_message_id, o.sent_at FROM inbound_messages i "
+        "JOIN outbox o ON o.idempotency_key = 'reply:' || i.wa_message_id || '\\:0' "
+        "WHERE i.wa_message_id = ANY(:ids) AND o.sent_at IS NOT NULL"
+    )
+    with engine.connect() as conn:
+        sent = dict(conn.execute(sql, {"ids": ids}).all())
+    engine.dispose()
+    out = []
+    for j, wamid in enumerate(ids):
+        at = sent.get(wamid)
+        if at is not None:
+            out.append(at.timestamp() - (start_wall + j / rate))
+    return out
 
 
 def tally(url: str, drain_seconds: float = 60) -> dict[str, int | float]:
@@ -399,31 +514,65 @@ def main() -> None:
         }
         with gunicorn("wsgi:app", app_env, args.workers, args.threads) as app_url:
             run_wrk(wrk, app_url, warm, 5, args.connections, args.wrk_threads)
+            drain(url)
+            handled_before = backlog(url)[2]
+            load_started = time.monotonic()
             ours = run_wrk(wrk, app_url, requests_file, args.duration, args.connections, args.wrk_threads)
-            print(f"real app: {ours.rps:,.0f} messages/s ({ours.requests} requests, {ours.non_2xx} non-2xx)")
+            load_seconds = time.monotonic() - load_started
+            left = backlog(url)
+            print(f"real app: {ours.rps:,.0f} messages/s answered ({ours.requests} requests, {ours.non_2xx} non-2xx)")
+            drained = drain(url)
+            handled = backlog(url)[2] - handled_before
+            capacity = Capacity(
+                handled=handled,
+                during_load=(left[2] - handled_before) / load_seconds,
+                end_to_end=handled / (load_seconds + drained),
+                left_waiting=left[0],
+                left_unsent=left[1],
+                drain_seconds=drained,
+            )
+            print(
+                f"handling: {capacity.during_load:,.0f} messages/s while wrk ran; "
+                f"{capacity.end_to_end:,.0f}/s end to end ({handled} messages handled and answered, "
+                f"backlog {left[0]} inbound + {left[1]} outbox when wrk stopped, drained in {drained:.1f} s)"
+            )
             time.sleep(2)
-            # Latency where the app keeps up (half its measured throughput), then at the target rate.
-            half = max(5.0, round(ours.rps / 2))
-            start = args.messages + len(rate_bodies)
-            half_bodies = [payload(run, i, args.phones) for i in range(start, start + int(half * args.rate_seconds))]
-            half_latencies, _ = fixed_rate(app_url, half_bodies, half)
-            time.sleep(2)
-            latencies, rate_failures = fixed_rate(app_url, rate_bodies, args.rate)
+            with BacklogWatch(url) as watch:
+                latencies, rate_failures, start_wall = fixed_rate(app_url, rate_bodies, args.rate)
+            rate_drain = drain(url)
+            replies = reply_latencies(url, run, args.messages, len(rate_bodies), start_wall, args.rate)
             counts = tally(url)
-        half_p99 = percentile(half_latencies, 99) * 1000
-        print(f"at {half:.0f}/s (half its throughput): p99 {half_p99:.1f} ms")
-        wrapped = ours.requests > args.messages
         ratio = ours.rps / bare.rps
         p50, p99 = percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000
-        print(f"ratio: {ratio:.1%} (target >= 10%)")
         worst = max(latencies) * 1000
+        fixed = FixedRate(
+            p50=p50,
+            p99=p99,
+            worst=worst,
+            failures=rate_failures,
+            reply_p50=percentile(replies, 50) * 1000 if replies else float("nan"),
+            reply_p99=percentile(replies, 99) * 1000 if replies else float("nan"),
+            reply_max=max(replies) * 1000 if replies else float("nan"),
+            replied=len(replies),
+            sent=len(rate_bodies),
+            samples=watch.samples,
+            drain_seconds=rate_drain,
+        )
+        print(f"ratio: {ratio:.1%} (target >= 10%)")
         print(f"at {args.rate:.0f}/s for {args.rate_seconds}s: p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {worst:.1f} ms")
         print(f"  (target p99 < 100 ms), {rate_failures} non-200")
+        print(
+            f"  reply sent after POST: p50 {fixed.reply_p50:.0f} ms, p99 {fixed.reply_p99:.0f} ms, "
+            f"max {fixed.reply_max:.0f} ms ({fixed.replied}/{fixed.sent} answered)"
+        )
+        print(f"  backlog each second (s, inbound waiting, outbox unsent): {fixed.samples}")
+        print(f"  drained {rate_drain:.1f} s after the last request")
         print(f"database afterwards: {counts}")
-        if wrapped:
+        print(f"load average: {os.getloadavg()}")
+        if ours.requests > args.messages:
             print("WARNING: wrk sent more requests than prepared messages; raise --messages", file=sys.stderr)
         if args.write_docs:
-            write_docs(section(args, bare, ours, ratio, p50, p99, worst, rate_failures, counts, (half, half_p99)))
+            write_docs(section(args, bare, ours, ratio, capacity, fixed, counts))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         drop_database(name)
@@ -434,48 +583,103 @@ def section(
     bare: WrkResult,
     ours: WrkResult,
     ratio: float,
-    p50: float,
-    p99: float,
-    worst: float,
-    rate_failures: int,
+    capacity: Capacity,
+    fixed: FixedRate,
     counts: dict[str, int | float],
-    carried: tuple[float, float],
 ) -> str:
     cores = os.cpu_count()
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     verdict_ratio = "meets" if ratio >= 0.10 else "MISSES"
-    verdict_p99 = "meets" if p99 < 100 else "MISSES"
+    verdict_p99 = "meets" if fixed.p99 < 100 else "MISSES"
+    keeps_up = capacity.end_to_end >= args.rate
+    verdict_capacity = "keeps up with" if keeps_up else "does NOT keep up with"
     wrk = f"`wrk -t{args.wrk_threads} -c{args.connections}`"
     gunicorn = f"gunicorn `gthread` with {args.workers} workers x {args.threads} threads"
     after = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    peak_waiting = max((w for _, w, _ in fixed.samples), default=0)
+    peak_unsent = max((u for _, _, u in fixed.samples), default=0)
+    last = fixed.samples[-1] if fixed.samples else (0.0, 0, 0)
     return (
         f"Command: `.venv/bin/python bench/webhook.py --write-docs`. Defaults: {args.duration} s of {wrk} per\n"
         f"endpoint, {gunicorn} for both, PostgreSQL, {args.phones:,} distinct numbers, every request a\n"
         f"distinct signed text message; then {args.rate:.0f} messages/s for {args.rate_seconds} s, open loop.\n"
-        f"Measured {time.strftime('%Y-%m-%d')} on {cores} cores, load generator on the same machine.\n\n"
+        f"Measured {time.strftime('%Y-%m-%d')} on {cores} cores, load generator and PostgreSQL on the same\n"
+        f"machine; load average at the end of the run: {load}.\n\n"
+        "The webhook stores each message (one INSERT ... ON CONFLICT DO NOTHING, one commit) and answers\n"
+        "200; handler threads in the same worker processes then run the flood check, the engine and the\n"
+        "outbox, and sender threads send the replies. So the request figures below are what Meta sees, and\n"
+        "the handling figures are what the customer sees; both come from the same run.\n\n"
         "| endpoint | throughput | non-2xx |\n"
         "| --- | --- | --- |\n"
         f"| bare Flask endpoint (signature check, 200) | {bare.rps:,.0f} requests/s | {bare.non_2xx} |\n"
-        f"| real app (store, flood check, engine, outbox; send after commit) | {ours.rps:,.0f} messages/s "
-        f"| {ours.non_2xx} |\n"
-        f"| **ratio** | **{ratio:.1%}** (target >= 10%: {verdict_ratio}) | |\n\n"
-        f"Real app at a fixed {args.rate:.0f} messages/s: p50 {p50:.1f} ms, **p99 {p99:.1f} ms**, max {worst:.1f} ms\n"
-        f"(target p99 < 100 ms: {verdict_p99}; {rate_failures} non-200). Where it keeps up, at\n"
-        f"{carried[0]:.0f} messages/s (half its measured throughput): p99 {carried[1]:.1f} ms.\n\n"
+        f"| real app: webhook answered (verified, parsed, stored) | {ours.rps:,.0f} messages/s | {ours.non_2xx} |\n"
+        f"| **ratio** | **{ratio:.1%}** (target >= 10%: {verdict_ratio}) | |\n"
+        f"| real app: handled and answered while wrk ran | {capacity.during_load:,.0f} messages/s | |\n"
+        f"| real app: handled and answered, end to end | **{capacity.end_to_end:,.0f} messages/s** | |\n\n"
+        f"End to end means all {capacity.handled:,} messages of the wrk run, from the first request until the\n"
+        f"last reply was marked sent: when wrk stopped, {capacity.left_waiting:,} stored messages were still\n"
+        f"waiting for a handler and {capacity.left_unsent:,} replies for a sender; they were done\n"
+        f"{capacity.drain_seconds:.1f} s later. Under a closed-loop flood the webhook accepts messages faster\n"
+        "than the engine answers them; the stored rows are the queue, and nothing is lost or answered twice.\n\n"
+        f"Real app at a fixed {args.rate:.0f} messages/s: webhook answer p50 {fixed.p50:.1f} ms,\n"
+        f"**p99 {fixed.p99:.1f} ms**, "
+        f"max {fixed.worst:.1f} ms (target p99 < 100 ms: {verdict_p99}; {fixed.failures} non-200). Reply marked sent,\n"
+        f"counted from each message's scheduled POST: p50 {fixed.reply_p50:.0f} ms, p99 {fixed.reply_p99:.0f} ms,\n"
+        f"max {fixed.reply_max:.0f} ms ({fixed.replied:,} of {fixed.sent:,} messages answered). Backlog sampled\n"
+        f"every second during that run: at most {peak_waiting} stored messages waiting and {peak_unsent} replies\n"
+        f"unsent, {last[1]} and {last[2]} at the last sample; everything was done {fixed.drain_seconds:.1f} s\n"
+        f"after the last request. Handling capacity ({capacity.end_to_end:,.0f}/s) {verdict_capacity}\n"
+        f"{args.rate:.0f}/s.\n\n"
         f"Database afterwards: {after}. Without `WHATSAPP_TOKEN` the sender is the log-only one, so\n"
         '"sent" means claimed and marked sent by the after-commit sender threads; the Graph API\'s own\n'
         "latency is never part of the webhook's answer, by design.\n\n"
-        "Where the time goes (cProfile with a CPU clock, same request path on PostgreSQL): about half of a\n"
-        "request is the conversation engine (the customer is looked up three times per message, each with a\n"
-        "phonenumbers parse and a SELECT); the transport's part is one transaction of about six statements\n"
-        "(inbound row and outbox rows through prebuilt INSERT ... ON CONFLICT DO NOTHING statements, the\n"
-        "conversation row locked and written once) and one short transaction to mark the replies sent. The\n"
-        "connection pool's pre-ping adds a `SELECT 1` per transaction. The bare endpoint does none of this, so\n"
-        "the ratio is bounded by Python CPU per message on two cores shared with PostgreSQL and the load\n"
-        "generator. Other sessions were using the same two cores during this run (load average above 5), which\n"
-        "costs the real app far more than the bare endpoint. What would move it: fewer look-ups in the engine,\n"
-        "no pre-ping, and answering 200 as soon as the inbound row is committed with handling right after it\n"
-        "(the stored row makes that safe), which takes the engine off the request path.\n"
+        + ANALYSIS.replace("{short}", "" if keeps_up else SHORT)
     )
+
+
+SHORT = """ Two cores shared with PostgreSQL, the load generator and (during
+these runs) other sessions' test suites cannot give 200 handled messages a second at that cost; and while
+a backlog exists, the handler threads compete with the request threads for the same cores, which is why
+the webhook's own latency also grows at 200/s."""
+
+ANALYSIS = """\
+What changed since the first measurement (68 messages/s, 3.3%, p99 about 33 s at 200/s, handling inside
+the request):
+
+- The webhook verifies, parses and stores (INSERT ... ON CONFLICT DO NOTHING on the unique
+  `wa_message_id`, status `received`, one commit) and answers 200. Handler threads in the same process
+  (`bot/handling.py`, all messages of one phone on the same thread) then claim and handle each message
+  in one transaction: lock the conversation, claim the phone's oldest stored message with a conditional
+  UPDATE (`received` -> `handled`; it rolls back with the handling, so a crash or a database error
+  leaves it `received`), flood check, engine, outbox. The scheduler's `handle_stranded` job (every 15 s)
+  handles any row still `received` after 30 s, so a worker killed between the 200 and the handling
+  loses nothing; a second claimer waits on the conversation lock and then finds the row taken, so it is
+  handled once. A redelivery is still a no-op INSERT.
+- The engine looks the customer up once per message, also when there is none (it was three look-ups,
+  each a phonenumbers parse and a SELECT); the program rules are parsed again only when the settings
+  row's `updated_at` changes, so a console edit applies from the next message.
+- No `pool_pre_ping` (a `SELECT 1` per transaction); `pool_recycle` instead, and a dead connection
+  fails its transaction, after which SQLAlchemy discards the pool (the webhook answers 500, Meta
+  redelivers; a handler leaves the row for `handle_stranded`).
+- The locked conversation stays in the session's identity map (one SELECT less per message).
+- Handler threads lower their own CPU priority (nice 10, `BOT_HANDLER_NICE`; on Linux each thread has
+  its own nice value), so under a backlog the kernel prefers the request threads.
+
+Per message the database now sees: the request's transaction (one INSERT), the handling transaction
+(about nine statements: conversation lock, claim, savepoint with the customer look-up, conversation
+update, pending-reply check, outbox INSERT), and one UPDATE per batch of sent replies.
+
+Where the time goes (CPU clock in the app process on PostgreSQL, 1,000 messages through Flask's test
+client): about 2.7 ms per message for the request (signature, JSON, parse, INSERT, commit) and about
+8 ms for handling and sending, most of it SQLAlchemy and psycopg2 per statement and the ORM flush of
+the conversation, plus PostgreSQL's own time.{short} Taking handling off the request path
+made the webhook accept messages faster and safely (they are stored and acknowledged), but it does not
+make the engine cheaper. What would: fewer statements in the handling transaction (no savepoint when
+the flow cannot write, the pending-reply check folded into the outbox INSERT), the conversation read
+and written without the ORM, handling several phones' messages per transaction, and running the
+handlers in their own process (threads of one process still share its interpreter lock, so a niced
+handler thread can still hold up a request thread of the same worker).
+"""
 
 
 if __name__ == "__main__":
