@@ -11,7 +11,7 @@ from sqlalchemy import select
 from admin import bp
 from admin.forms import ActionForm, ReplyForm, SimulatorForm
 from admin.security import EVERYONE, allow
-from admin.web import actor, cc, now, unit_of_work
+from admin.web import PER_PAGE, actor, cc, make_page, now, offset_for, page_number, unit_of_work
 from bot.messages import Reply
 from domain.customers import Customer
 from domain.phones import normalize_phone
@@ -28,11 +28,13 @@ def _phone(raw: str) -> str:
 def conversations() -> ResponseReturnValue:
     from bot import api
 
+    number = page_number()
+    start = offset_for(number)
     with unit_of_work() as db:
-        waiting = api.waiting(db)
-        phones = [c.phone for c in waiting]
+        rows = api.waiting(db)[start : start + PER_PAGE + 1]
+        phones = [c.phone for c in rows]
         names = dict(db.execute(select(Customer.phone, Customer.name).where(Customer.phone.in_(phones))).all())
-    return render_template("admin/conversations.html", waiting=waiting, names=names, now=now())
+    return render_template("admin/conversations.html", page=make_page(rows, number), names=names, now=now())
 
 
 @bp.route("/conversations/<phone>")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from admin import bp
 from admin.forms import ActionForm, RequiredReasonForm, RewardForm
 from admin.security import EVERYONE, MANAGERS, allow
-from admin.web import actor, day_start, make_page, now, offset_for, page_number, unit_of_work
+from admin.web import PER_PAGE, actor, day_start, make_page, now, offset_for, page_number, unit_of_work
 from domain import audit, rewards
 from domain.customers import Customer
 from domain.rewards import Redemption, Reward
@@ -20,9 +20,11 @@ from domain.rewards import Redemption, Reward
 @bp.route("/rewards")
 @allow(*EVERYONE)
 def rewards_list() -> ResponseReturnValue:
+    number = page_number()
+    stmt = select(Reward).order_by(Reward.active.desc(), Reward.points_cost, Reward.id)
     with unit_of_work() as session:
-        rows = list(session.scalars(select(Reward).order_by(Reward.active.desc(), Reward.points_cost, Reward.id)))
-    return render_template("admin/rewards.html", rewards=rows, now=now())
+        rows = list(session.scalars(stmt.limit(PER_PAGE + 1).offset(offset_for(number))))
+    return render_template("admin/rewards.html", page=make_page(rows, number), now=now())
 
 
 def _window(form: RewardForm) -> tuple[dt.datetime | None, dt.datetime | None]:

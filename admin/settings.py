@@ -18,7 +18,7 @@ from admin import bp
 from admin.dashboard import forget_cache
 from admin.forms import ActionForm, CampaignForm, RulesForm
 from admin.security import ADMINS, allow
-from admin.web import actor, now, unit_of_work
+from admin.web import PER_PAGE, actor, make_page, now, offset_for, page_number, unit_of_work
 from domain import audit
 from domain.earning import Campaign, validate_campaign
 from domain.rules import ProgramRules, load_rules, save_rules
@@ -68,8 +68,11 @@ def diff(before: ProgramRules, after: ProgramRules) -> dict[str, Any]:
 
 
 def _page(form: RulesForm, campaign_form: CampaignForm, status: int = 200) -> ResponseReturnValue:
+    number = page_number()
+    stmt = select(Campaign).order_by(Campaign.starts_on.desc(), Campaign.id.desc())
     with unit_of_work() as session:
-        campaigns = list(session.scalars(select(Campaign).order_by(Campaign.starts_on.desc(), Campaign.id.desc())))
+        rows = list(session.scalars(stmt.limit(PER_PAGE + 1).offset(offset_for(number))))
+    campaigns = make_page(rows, number)
     return render_template(
         "admin/settings.html", form=form, campaign_form=campaign_form, campaigns=campaigns, action=ActionForm()
     ), status

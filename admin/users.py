@@ -10,7 +10,7 @@ from sqlalchemy import select
 from admin import bp
 from admin.forms import ActionForm, StaffEditForm, StaffForm
 from admin.security import ADMINS, allow
-from admin.web import actor, now, unit_of_work
+from admin.web import PER_PAGE, actor, make_page, now, offset_for, page_number, unit_of_work
 from domain import audit
 from domain.users import StaffUser, create_user
 
@@ -33,10 +33,13 @@ def users() -> ResponseReturnValue:
             )
         flash(f"Created {user.role} account {user.email}.", "success")
         return redirect(url_for("admin.users"))
+    number = page_number()
+    stmt = select(StaffUser).order_by(StaffUser.email, StaffUser.id)
     with unit_of_work() as session:
-        rows = list(session.scalars(select(StaffUser).order_by(StaffUser.email)))
+        rows = list(session.scalars(stmt.limit(PER_PAGE + 1).offset(offset_for(number))))
     status = 400 if form.errors else 200
-    return render_template("admin/users.html", users=rows, form=form, action=ActionForm(), now=now()), status
+    page = make_page(rows, number)
+    return render_template("admin/users.html", page=page, form=form, action=ActionForm(), now=now()), status
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
