@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -130,3 +131,33 @@ def test_twenty_a_minute_is_not_a_flood(webhook: Poster, fake_sender: FakeSender
             clock.advance(seconds=2)
         clock.advance(seconds=30)
     assert len(fake_sender.bodies(PHONE)) == 40 and "slow down" not in fake_sender.bodies(PHONE)
+
+
+def test_claimers_racing_for_the_same_stored_messages_handle_each_once(
+    webhook: Poster, stub_engine: StubEngine, clock: FrozenClock
+) -> None:
+    """A live handler thread and the retry job (or two workers) taking the same rows at once."""
+    db = services.database(webhook.app)
+    with db.unit_of_work() as session:
+        stored = [
+            pipeline.store_received(session, Incoming(f"wamid.R{i}", PHONE, "text", f"m{i}"), clock.now())
+            for i in range(6)
+        ]
+    last = stored[-1]
+    assert last is not None
+    outcomes: list[list[Any]] = []
+    barrier = threading.Barrier(3)
+
+    def claimer() -> None:
+        barrier.wait()
+        outcomes.append(pipeline.handle_through(db, last, clock.now(), webhook.app.config))
+
+    threads = [threading.Thread(target=claimer) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(m.text for m in stub_engine.handled) == [f"m{i}" for i in range(6)]  # each once
+    assert [m.text for m in stub_engine.handled] == [f"m{i}" for i in range(6)]  # in stored order
+    assert sum(len(replies) for replies in outcomes) == 6
+    assert [r.status for r in inbound(webhook.app)] == ["handled"] * 6
