@@ -52,10 +52,9 @@ def cached_dashboard() -> reports.Dashboard:
     history = _cached("history", float(config.get("ADMIN_DASHBOARD_HISTORY_SECONDS", HISTORY_SECONDS)))
     with unit_of_work() as session:
         moment = now()
-        if history is None or history.current != reports.last_months(moment, 1)[0]:
-            history = reports.closed_months(session, moment)
-            _keep("history", history)
         figures = reports.dashboard(session, load_rules(session), moment, history=history)
+    if history is None or history.current != figures.points[-1].month:
+        _keep("history", reports.history_of(figures))
     _keep("figures", figures)
     return figures
 

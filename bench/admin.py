@@ -220,13 +220,16 @@ def write_docs(body: str, command: str) -> None:
     path.write_text(doc[:start] + section + ("\n" if following != -1 else "") + doc[end:])
 
 
-NOTES = """How it stays fast: the dashboard is a handful of grouped SQL queries (`domain/reports.py`; months are
-`date_trunc` on PostgreSQL, `strftime` on SQLite, entries found through `ix_ledger_entries_created_at`). The closed
-months of the 12-month window (a scan of about half the ledger) are kept per process for an hour, since only
-back-dated entries change them; totals and the current month are recomputed, and the whole page is kept for 60 s.
-Lists fetch one extra row instead of counting. Search answers a phone in any format, a referral code or an ERP id
-through their unique indexes first and falls back to `domain.customers.search` (a name scan) otherwise.
-"Nothing cached" is what the first view after a start (and then once an hour) costs.
+NOTES = """How it stays fast: the dashboard reads each table once per chart (`domain/reports.py`). The points chart
+is one grouped pass over the 12-month window of ledger entries, an index-only scan of
+`ix_ledger_entries_created_kind` (`created_at, kind INCLUDE delta`) bounded by plain `created_at` ranges; months
+are `width_bucket` over the month starts on PostgreSQL (no per-row `date_trunc(timezone(...))`), `strftime` on
+SQLite. New members by source is one grouped pass over customers by `created_at`; members, outstanding points and
+members active in 30 days are one pass over customers (`count ... FILTER`). The closed months are kept per process
+for an hour, since only back-dated entries change them; totals and the current month are recomputed, and the whole
+page is kept for 60 s. Lists fetch one extra row instead of counting. Search answers a phone in any format, a
+referral code or an ERP id through their unique indexes first and falls back to `domain.customers.search` (a name
+scan) otherwise. "Nothing cached" is what the first view after a start (and then once an hour) costs.
 Target: median under 200 ms at this size."""
 
 

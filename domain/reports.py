@@ -1,7 +1,8 @@
 """Read-only figures for the staff console: the dashboard and the CSV reports.
 
-Everything is aggregated in SQL (one grouped query per chart) so that the
-dashboard stays fast with a million ledger rows; the only backend difference,
+Everything is aggregated in SQL so that the dashboard stays fast with a million
+ledger rows: one pass over the window's ledger entries for the points chart, one
+for new members, one over customers for the totals. The only backend difference,
 bucketing a timestamp by month, lives in ``month_bucket``.
 """
 
@@ -13,7 +14,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import DateTime, Select, case, func, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -29,18 +31,31 @@ STREAM_BATCH = 1000
 _FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 
 
-def month_bucket(session: Session, column: Any) -> ColumnElement[Any]:
-    """The UTC month of a timestamp column: ``date_trunc`` on PostgreSQL, ``strftime`` on SQLite."""
+def month_bucket(session: Session, column: Any, keys: list[str]) -> ColumnElement[Any]:
+    """Which of the consecutive months ``keys`` a timestamp column falls in.
+
+    On PostgreSQL ``width_bucket`` over the month starts gives the 1-based position: a binary search
+    on the raw value, about three times cheaper per row than ``date_trunc`` of ``timezone('UTC', ...)``
+    over half a million entries. SQLite gives ``YYYY-MM`` with ``strftime``.
+    """
     if session.get_bind().dialect.name == "postgresql":
-        return func.date_trunc("month", func.timezone("UTC", column))
+        bounds = [month_start(key) for key in keys] + [month_start(next_month(keys[-1]))]
+        return func.width_bucket(column, postgresql.array(bounds, type_=DateTime(timezone=True)))
     return func.strftime("%Y-%m", column)
 
 
-def month_key(value: Any) -> str:
-    """``YYYY-MM`` from whatever ``month_bucket`` gave back (a datetime or a string)."""
+def month_key(value: Any, keys: Sequence[str] = ()) -> str:
+    """``YYYY-MM`` from whatever ``month_bucket`` gave back (a position in ``keys``, a datetime or a string)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return keys[value - 1] if 1 <= value <= len(keys) else ""
     if isinstance(value, dt.datetime | dt.date):
         return f"{value.year:04d}-{value.month:02d}"
     return str(value)[:7]
+
+
+def next_month(key: str) -> str:
+    year, month = (int(part) for part in key.split("-"))
+    return f"{year + 1:04d}-01" if month == 12 else f"{year:04d}-{month + 1:02d}"
 
 
 def last_months(now: dt.datetime, count: int) -> list[str]:
@@ -103,22 +118,32 @@ def closed_months(session: Session, now: dt.datetime, months: int = 12) -> Histo
     )
 
 
+def history_of(figures: Dashboard) -> History:
+    """The closed months of computed figures, to pass as ``history`` to later calls."""
+    return History(current=figures.points[-1].month, points=figures.points[:-1], new_members=figures.new_members[:-1])
+
+
 def dashboard(
     session: Session, rules: ProgramRules, now: dt.datetime, months: int = 12, history: History | None = None
 ) -> Dashboard:
-    """Every dashboard figure: totals and the current month live, closed months from ``history`` if given."""
+    """Every dashboard figure: totals and the current month live, closed months from ``history`` if given.
+
+    Without a usable ``history`` the whole window is read in one pass per chart.
+    """
     keys = last_months(now, months)
     if history is None or history.current != keys[-1] or len(history.points) != months - 1:
-        history = closed_months(session, now, months)
-    this_month = month_start(keys[-1])
-    points = history.points + points_by_month(session, this_month, keys[-1:])
-    new_members = history.new_members + new_members_by_month(session, this_month, keys[-1:])
-    members, outstanding = _members_and_outstanding(session)
+        points = points_by_month(session, month_start(keys[0]), keys)
+        new_members = new_members_by_month(session, month_start(keys[0]), keys)
+    else:
+        this_month = month_start(keys[-1])
+        points = history.points + points_by_month(session, this_month, keys[-1:])
+        new_members = history.new_members + new_members_by_month(session, this_month, keys[-1:])
+    members, outstanding, active = customer_totals(session, now)
     issued = sum(p.issued for p in points)
     redeemed = sum(p.redeemed for p in points)
     return Dashboard(
         members=members,
-        active=active_members(session, now),
+        active=active,
         outstanding=outstanding,
         liability=money(Decimal(outstanding) * rules.point_value),
         redemption_rate=(Decimal(redeemed) / Decimal(issued)).quantize(Decimal("0.001")) if issued else Decimal(0),
@@ -128,21 +153,23 @@ def dashboard(
     )
 
 
-def _members_and_outstanding(session: Session) -> tuple[int, int]:
-    row = session.execute(select(func.count(Customer.id), func.coalesce(func.sum(Customer.points_balance), 0))).one()
-    return int(row[0]), int(row[1])
-
-
-def active_members(session: Session, now: dt.datetime, days: int = ACTIVE_DAYS) -> int:
+def customer_totals(session: Session, now: dt.datetime, days: int = ACTIVE_DAYS) -> tuple[int, int, int]:
+    """Members, outstanding points and members active in the last ``days``, in one pass over customers."""
     since = now - dt.timedelta(days=days)
-    return int(session.scalar(select(func.count(Customer.id)).where(Customer.last_active_at >= since)) or 0)
+    stmt = select(
+        func.count(Customer.id),
+        func.coalesce(func.sum(Customer.points_balance), 0),
+        func.count(Customer.id).filter(Customer.last_active_at >= since),
+    )
+    members, outstanding, active = session.execute(stmt).one()
+    return int(members), int(outstanding), int(active or 0)
 
 
 def points_by_month(
     session: Session, since: dt.datetime, keys: list[str], until: dt.datetime | None = None
 ) -> list[MonthPoints]:
     """Issued (earned, bonus, positive adjustments), redeemed net of refunds, expired, and net, per month."""
-    bucket = month_bucket(session, LedgerEntry.created_at).label("month")
+    bucket = month_bucket(session, LedgerEntry.created_at, keys).label("month")
     positive = func.sum(case((LedgerEntry.delta > 0, LedgerEntry.delta), else_=0))
     negative = func.sum(case((LedgerEntry.delta < 0, -LedgerEntry.delta), else_=0))
     stmt = (
@@ -152,8 +179,8 @@ def points_by_month(
     )
     sums: dict[str, dict[str, list[int]]] = {k: {} for k in keys}
     for month, kind, pos, neg in session.execute(stmt):
-        if month_key(month) in sums:
-            sums[month_key(month)][kind] = [int(pos or 0), int(neg or 0)]
+        if month_key(month, keys) in sums:
+            sums[month_key(month, keys)][kind] = [int(pos or 0), int(neg or 0)]
     return [_month_points(key, sums.get(key, {})) for key in keys]
 
 
@@ -186,7 +213,7 @@ def outstanding_history(outstanding_now: int, points: list[MonthPoints]) -> list
 def new_members_by_month(
     session: Session, since: dt.datetime, keys: list[str], until: dt.datetime | None = None
 ) -> list[tuple[str, dict[str, int]]]:
-    bucket = month_bucket(session, Customer.created_at).label("month")
+    bucket = month_bucket(session, Customer.created_at, keys).label("month")
     stmt = (
         select(bucket, Customer.source, func.count(Customer.id))
         .where(Customer.created_at >= since, Customer.created_at < (until or _FAR_FUTURE))
@@ -194,8 +221,8 @@ def new_members_by_month(
     )
     counts: dict[str, dict[str, int]] = {k: {} for k in keys}
     for month, source, count in session.execute(stmt):
-        if month_key(month) in counts:
-            counts[month_key(month)][source] = int(count)
+        if month_key(month, keys) in counts:
+            counts[month_key(month, keys)][source] = int(count)
     return [(key, counts.get(key, {})) for key in keys]
 
 

@@ -70,6 +70,7 @@ def test_dashboard_counts_points_per_month_liability_and_sources(database: Datab
     assert sources["2026-06"] == {"whatsapp": 1}
     with database.unit_of_work() as session:
         kept = reports.closed_months(session, NOW)
+        assert reports.history_of(figures) == kept
         assert reports.dashboard(session, rules, NOW, history=kept) == figures
         stale = reports.closed_months(session, NOW - dt.timedelta(days=40))
         assert reports.dashboard(session, rules, NOW, history=stale) == figures

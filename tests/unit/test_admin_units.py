@@ -102,6 +102,12 @@ def test_month_key_reads_datetimes_and_strings() -> None:
     assert reports.month_key("2026-04") == "2026-04"
 
 
+def test_month_key_reads_a_position_in_the_window_and_months_roll_over() -> None:
+    keys = ["2025-12", "2026-01"]
+    assert [reports.month_key(n, keys) for n in (0, 1, 2, 3)] == ["", "2025-12", "2026-01", ""]
+    assert reports.next_month("2025-12") == "2026-01" and reports.next_month("2026-01") == "2026-02"
+
+
 def test_outstanding_history_works_back_from_today() -> None:
     months = [reports.MonthPoints("2026-04", net=100), reports.MonthPoints("2026-05", net=-30)]
     assert reports.outstanding_history(500, months) == [("2026-04", 530), ("2026-05", 500)]
