@@ -1,9 +1,10 @@
 """Read-only figures for the staff console: the dashboard and the CSV reports.
 
 Everything is aggregated in SQL so that the dashboard stays fast with a million
-ledger rows: one pass over the window's ledger entries for the points chart, one
-for new members, one over customers for the totals. The only backend difference,
-bucketing a timestamp by month, lives in ``month_bucket``.
+ledger rows: one query over the window's ledger entries for the points chart
+(on PostgreSQL a kind by month grid of index-only range scans, ``_kind_month_sums``),
+one for new members, one over customers for the totals. Bucketing a timestamp by
+month differs between the backends and lives in ``month_bucket``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, Select, case, func, select
+from sqlalchemy import DateTime, Integer, Select, String, case, column, func, select, true, values
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
@@ -22,7 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from domain.affiliates import Affiliate, Commission
 from domain.customers import SOURCES, Customer
 from domain.db import money
-from domain.ledger import LedgerEntry
+from domain.ledger import KINDS, LedgerEntry
 from domain.rewards import Redemption, Reward
 from domain.rules import ProgramRules
 
@@ -35,8 +36,8 @@ def month_bucket(session: Session, column: Any, keys: list[str]) -> ColumnElemen
     """Which of the consecutive months ``keys`` a timestamp column falls in.
 
     On PostgreSQL ``width_bucket`` over the month starts gives the 1-based position: a binary search
-    on the raw value, about three times cheaper per row than ``date_trunc`` of ``timezone('UTC', ...)``
-    over half a million entries. SQLite gives ``YYYY-MM`` with ``strftime``.
+    on the raw value rather than a time zone conversion and ``date_trunc`` per row. SQLite gives
+    ``YYYY-MM`` with ``strftime``.
     """
     if session.get_bind().dialect.name == "postgresql":
         bounds = [month_start(key) for key in keys] + [month_start(next_month(keys[-1]))]
@@ -169,19 +170,49 @@ def points_by_month(
     session: Session, since: dt.datetime, keys: list[str], until: dt.datetime | None = None
 ) -> list[MonthPoints]:
     """Issued (earned, bonus, positive adjustments), redeemed net of refunds, expired, and net, per month."""
-    bucket = month_bucket(session, LedgerEntry.created_at, keys).label("month")
-    positive = func.sum(case((LedgerEntry.delta > 0, LedgerEntry.delta), else_=0))
-    negative = func.sum(case((LedgerEntry.delta < 0, -LedgerEntry.delta), else_=0))
-    stmt = (
-        select(bucket, LedgerEntry.kind, positive, negative)
-        .where(LedgerEntry.created_at >= since, LedgerEntry.created_at < (until or _FAR_FUTURE))
-        .group_by(bucket, LedgerEntry.kind)
-    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = _kind_month_sums(keys)
+    else:
+        bucket = month_bucket(session, LedgerEntry.created_at, keys).label("month")
+        stmt = (
+            select(bucket, LedgerEntry.kind, _POSITIVE, _NEGATIVE)
+            .where(LedgerEntry.created_at >= since, LedgerEntry.created_at < (until or _FAR_FUTURE))
+            .group_by(bucket, LedgerEntry.kind)
+        )
     sums: dict[str, dict[str, list[int]]] = {k: {} for k in keys}
     for month, kind, pos, neg in session.execute(stmt):
         if month_key(month, keys) in sums:
             sums[month_key(month, keys)][kind] = [int(pos or 0), int(neg or 0)]
     return [_month_points(key, sums.get(key, {})) for key in keys]
+
+
+_POSITIVE = func.sum(case((LedgerEntry.delta > 0, LedgerEntry.delta), else_=0))
+_NEGATIVE = func.sum(case((LedgerEntry.delta < 0, -LedgerEntry.delta), else_=0))
+
+
+def _kind_month_sums(keys: list[str]) -> Select[Any]:
+    """One plain aggregate per (kind, month) cell, each an index-only range scan of ``(kind, created_at)``.
+
+    A single ``GROUP BY month, kind`` over the window hashes every entry (about half a million at 1M rows);
+    a month by kind grid of small ordered range scans sums the same entries with no hashing, about twice as
+    fast. PostgreSQL only (``LATERAL``); the month column is the 1-based position in ``keys``.
+    """
+    kinds = values(column("kind", String), name="kinds").data([(kind,) for kind in KINDS])
+    bounds = [(n, month_start(key), month_start(next_month(key))) for n, key in enumerate(keys, start=1)]
+    stamp = DateTime(timezone=True)
+    months = values(column("n", Integer), column("start", stamp), column("stop", stamp), name="months").data(bounds)
+    cell = (
+        select(_POSITIVE.label("pos"), _NEGATIVE.label("neg"))
+        .where(
+            LedgerEntry.kind == kinds.c.kind,
+            LedgerEntry.created_at >= months.c.start,
+            LedgerEntry.created_at < months.c.stop,
+        )
+        .lateral("cell")
+    )
+    return select(months.c.n, kinds.c.kind, cell.c.pos, cell.c.neg).select_from(
+        kinds.join(months, true()).join(cell, true())
+    )
 
 
 def _month_points(key: str, kinds: dict[str, list[int]]) -> MonthPoints:

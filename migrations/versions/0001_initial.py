@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 15:00:39.572468
+Create Date: 2026-11-26 15:04:12.083702
 """
 
 from collections.abc import Sequence
@@ -430,9 +430,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_ledger_entries_idempotency_key")),
     )
     with op.batch_alter_table("ledger_entries", schema=None) as batch_op:
-        batch_op.create_index(
-            "ix_ledger_entries_created_kind", ["created_at", "kind"], unique=False, postgresql_include=["delta"]
-        )
+        batch_op.create_index("ix_ledger_entries_created_at", ["created_at"], unique=False)
         batch_op.create_index("ix_ledger_entries_customer_created", ["customer_id", "created_at"], unique=False)
         batch_op.create_index(
             "ix_ledger_entries_expiring",
@@ -441,7 +439,9 @@ def upgrade() -> None:
             postgresql_where=sa.text("remaining > 0"),
             sqlite_where=sa.text("remaining > 0"),
         )
-        batch_op.create_index("ix_ledger_entries_kind_created", ["kind", "created_at"], unique=False)
+        batch_op.create_index(
+            "ix_ledger_entries_kind_created", ["kind", "created_at"], unique=False, postgresql_include=["delta"]
+        )
         batch_op.create_index(
             "ix_ledger_entries_open_lots",
             ["customer_id", "expires_at"],
@@ -501,14 +501,14 @@ def downgrade() -> None:
             postgresql_where=sa.text("remaining > 0"),
             sqlite_where=sa.text("remaining > 0"),
         )
-        batch_op.drop_index("ix_ledger_entries_kind_created")
+        batch_op.drop_index("ix_ledger_entries_kind_created", postgresql_include=["delta"])
         batch_op.drop_index(
             "ix_ledger_entries_expiring",
             postgresql_where=sa.text("remaining > 0"),
             sqlite_where=sa.text("remaining > 0"),
         )
         batch_op.drop_index("ix_ledger_entries_customer_created")
-        batch_op.drop_index("ix_ledger_entries_created_kind", postgresql_include=["delta"])
+        batch_op.drop_index("ix_ledger_entries_created_at")
 
     op.drop_table("ledger_entries")
     with op.batch_alter_table("commissions", schema=None) as batch_op:
