@@ -40,7 +40,9 @@ def _verifier(config: Any) -> WhatsApp:
     """A pywa client used only for the handshake and the signature check (no token: it sends nothing)."""
     secret = config.get("WHATSAPP_APP_SECRET")
     if not secret:
-        log.warning("WHATSAPP_APP_SECRET is not set: webhook signatures are NOT checked (development only)")
+        # Only development gets here (production refuses to boot without it); a warning on
+        # every CLI command would bury the commands' own one-line answers.
+        log.debug("WHATSAPP_APP_SECRET is not set: webhook signatures are NOT checked (development only)")
     return WhatsApp(
         verify_token=config.get("WHATSAPP_VERIFY_TOKEN"),
         app_secret=secret or None,
