@@ -12,18 +12,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot import conversations, inbound, outbox
 from bot.messages import Incoming, Reply
 from bot.models import InboundMessage
-from bot.statements import insert_ignore
+from bot.statements import insert_ignore, insert_ignore_many
 from domain.db import Database
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,7 @@ def _apology(session: Session, phone: str) -> Reply:
 PROFILE_KEY = "_profile_name"  # kept beside the raw message: Meta sends it in contacts[], not in the message
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, order=True)
 class Stored:
     """A message stored as ``received``: what a handler thread needs to find it."""
 
@@ -173,11 +173,38 @@ def store_received(
     session: Session, incoming: Incoming, now: dt.datetime, raw: Mapping[str, Any] | None = None
 ) -> Stored | None:
     """Store one message for handling; ``None`` for a redelivery (already stored)."""
+    stored = store_all_received(session.connection(), [(incoming, raw)], now)
+    return stored[0] if stored else None
+
+
+def store_all_received(
+    conn: Connection, messages: Sequence[tuple[Incoming, Mapping[str, Any] | None]], now: dt.datetime
+) -> list[Stored]:
+    """Store a payload's messages for handling with one prebuilt INSERT on a Core connection (the
+    webhook's request path: no ORM session); redeliveries (already stored) are left out."""
+    if not messages:
+        return []
+    rows = [_received_values(incoming, now, raw) for incoming, raw in messages]
+    found = insert_ignore_many(conn, _inbound, "wa_message_id", rows, ("id", "phone"))
+    return sorted(Stored(int(row.id), row.phone) for row in found)
+
+
+def _received_values(incoming: Incoming, now: dt.datetime, raw: Mapping[str, Any] | None) -> dict[str, Any]:
     payload = dict(raw or {})
     if incoming.profile_name:
         payload[PROFILE_KEY] = incoming.profile_name
-    inbound_id = store(session, incoming, now, payload, status="received")
-    return Stored(inbound_id, incoming.phone) if inbound_id is not None else None
+    return {
+        "wa_message_id": incoming.message_id,
+        "phone": incoming.phone,
+        "wa_user_id": incoming.wa_user_id,
+        "kind": incoming.kind,
+        "text": incoming.text,
+        "payload": payload,
+        "status": "received",
+        "error": None,
+        "received_at": now,
+        "handled_at": None,
+    }
 
 
 _inbound = InboundMessage.__table__

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, bindparam
+from sqlalchemy import Connection, Row, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -32,3 +32,19 @@ def insert_ignore(
         stmt = insert(table).values(params).on_conflict_do_nothing(index_elements=[conflict])
         stmt = _built.setdefault(key, stmt.returning(*(table.c[name] for name in returning)))
     return session.execute(stmt, values).first()
+
+
+def insert_ignore_many(
+    conn: Connection, table: Any, conflict: str, rows: list[dict[str, Any]], returning: tuple[str, ...]
+) -> list[Row[Any]]:
+    """``insert_ignore`` for several rows on a Core connection: one INSERT ... VALUES (...), (...)
+    (SQLAlchemy's insertmanyvalues); the rows returned are only those inserted, in no promised order."""
+    dialect = conn.dialect.name
+    key = (table.name, dialect, conflict, tuple(rows[0]), returning)
+    stmt = _built.get(key)
+    if stmt is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        params = {name: bindparam(name, type_=table.c[name].type) for name in rows[0]}
+        stmt = insert(table).values(params).on_conflict_do_nothing(index_elements=[conflict])
+        stmt = _built.setdefault(key, stmt.returning(*(table.c[name] for name in returning)))
+    return list(conn.execute(stmt, rows[0] if len(rows) == 1 else rows))

@@ -90,15 +90,17 @@ def _handle(app: Flask, update: inbound.Update) -> tuple[Response, int]:
     commit, so Meta's 200 waits for one INSERT per message, not for the engine.
     """
     db, now = services.database(app), services.now(app)
-    stored: list[pipeline.Stored] = []
+    messages = [(message.incoming, message.raw) for message in update.messages]
     try:
-        with db.unit_of_work() as session:
-            for message in update.messages:
-                item = pipeline.store_received(session, message.incoming, now, message.raw)
-                if item is not None:
-                    stored.append(item)
-            for report in update.statuses:
-                status.apply(session, report, now)
+        if update.statuses:
+            with db.unit_of_work() as session:
+                stored = pipeline.store_all_received(session.connection(), messages, now)
+                for report in update.statuses:
+                    status.apply(session, report, now)
+        else:
+            # The common case, messages only: a Core connection, no ORM session to build and flush.
+            with db.engine.begin() as conn:
+                stored = pipeline.store_all_received(conn, messages, now)
     except Exception:
         log.exception("webhook: could not store an update; Meta will redeliver it")
         return jsonify(error="temporarily unavailable"), 500

@@ -50,16 +50,16 @@ def test_a_failure_in_handling_is_stored_as_failed_and_answered_with_an_apology(
 def test_a_database_error_while_storing_answers_500_so_meta_redelivers(
     webhook: Poster, fake_sender: FakeSender, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_store = pipeline.store_received
+    real_store = pipeline.store_all_received
 
     def outage(*args: Any, **kwargs: Any) -> Any:
         raise OperationalError("INSERT", {}, Exception("server closed the connection"))
 
-    monkeypatch.setattr(pipeline, "store_received", outage)
+    monkeypatch.setattr(pipeline, "store_all_received", outage)
     body = meta.text(WA_ID, "points")
     assert webhook.post(body).status_code == 500
     assert inbound(webhook.app) == [] and fake_sender.sent == []
-    monkeypatch.setattr(pipeline, "store_received", real_store)
+    monkeypatch.setattr(pipeline, "store_all_received", real_store)
     assert webhook.post(body).status_code == 200
     assert [r.status for r in inbound(webhook.app)] == ["handled"]
     assert fake_sender.bodies(PHONE) == ["echo text: points"]

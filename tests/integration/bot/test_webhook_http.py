@@ -108,6 +108,22 @@ def test_every_message_of_a_batch_is_handled(webhook: Poster, fake_sender: FakeS
     assert {phone for phone, _ in fake_sender.sent} == {PHONE, "+919876543210"}
 
 
+def test_a_batch_with_a_redelivered_message_stores_and_handles_only_the_new_one(
+    webhook: Poster, fake_sender: FakeSender
+) -> None:
+    body = json.loads((FIXTURES / "batch_two_senders.json").read_text())
+    first = json.loads(json.dumps(body))
+    value = first["entry"][0]["changes"][0]["value"]
+    value["messages"] = value["messages"][:1]
+    assert webhook.post(first).status_code == 200
+    sent_after_first = len(fake_sender.sent)
+    assert webhook.post(body).status_code == 200  # one already stored, one new: a single INSERT for both
+    assert count(webhook.app, InboundMessage) == 2
+    assert count(webhook.app, InboundMessage, status="handled") == 2
+    assert len(fake_sender.sent) > sent_after_first
+    assert {phone for phone, _ in fake_sender.sent} == {PHONE, "+919876543210"}
+
+
 @pytest.mark.parametrize("name", ["image.json", "sticker.json", "location.json", "audio.json", "unsupported.json"])
 def test_other_message_types_get_an_answer(webhook: Poster, fake_sender: FakeSender, name: str) -> None:
     body = json.loads((FIXTURES / name).read_text())
