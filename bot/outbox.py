@@ -13,8 +13,10 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import bindparam, case, exists, literal, select, true, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.messages import Button, Reply, Row, Section, Template
@@ -240,3 +242,60 @@ def pending_for(session: Session, phone: str) -> list[OutboxMessage]:
     """Unsent rows for one phone, oldest first (for the console and tests)."""
     stmt = select(OutboxMessage).where(OutboxMessage.phone == phone, OutboxMessage.status.in_(PENDING))
     return list(session.scalars(stmt.order_by(OutboxMessage.id)))
+
+
+def add_behind_pending(
+    session: Session, phone: str, message: Reply | Template, *, key: str, now: dt.datetime, customer_id: int | None
+) -> Outgoing | None:
+    """``add`` claimed for the caller's sender, or queued if an earlier message to ``phone`` is still
+    unsent; the check is part of the INSERT (one statement instead of a SELECT and an INSERT)."""
+    params = {
+        "b_phone": phone,
+        "b_customer_id": customer_id,
+        "b_kind": "template" if isinstance(message, Template) else message.kind,
+        "b_payload": dataclasses.asdict(message),
+        "b_key": key,
+        "b_now": now,
+        "b_lease": now + LEASE,
+        "b_origin": "bot",
+    }
+    row = session.execute(_insert_behind_pending(session.get_bind().dialect.name), params).first()
+    if row is None:
+        return None
+    return Outgoing(row.id, phone, message, row.next_attempt_at if row.status == "sending" else None)
+
+
+_behind_pending: dict[str, Any] = {}
+
+
+def _insert_behind_pending(dialect: str) -> Any:
+    """INSERT ... SELECT ..., CASE WHEN EXISTS (an unsent row to the phone) THEN queued ELSE claimed END."""
+    stmt = _behind_pending.get(dialect)
+    if stmt is not None:
+        return stmt
+    c = _table.c
+    phone = bindparam("b_phone", type_=c.phone.type)
+    now = bindparam("b_now", type_=c.created_at.type)
+    pending = exists().where(c.phone == phone, c.status.in_(PENDING))
+    source = select(
+        phone,
+        bindparam("b_customer_id", type_=c.customer_id.type),
+        bindparam("b_kind", type_=c.kind.type),
+        bindparam("b_payload", type_=c.payload.type),
+        bindparam("b_key", type_=c.idempotency_key.type),
+        case((pending, literal("queued", c.status.type)), else_=literal("sending", c.status.type)),
+        case((pending, literal(0, c.attempts.type)), else_=literal(1, c.attempts.type)),
+        case((pending, now), else_=bindparam("b_lease", type_=c.next_attempt_at.type)),
+        bindparam("b_origin", type_=c.origin.type),
+        now,
+    ).where(true())  # SQLite: an INSERT ... SELECT with ON CONFLICT needs a WHERE to parse
+    columns = ["phone", "customer_id", "kind", "payload", "idempotency_key", "status"]
+    columns += ["attempts", "next_attempt_at", "origin", "created_at"]
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    built = (
+        insert(_table)
+        .from_select(columns, source)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(c.id, c.status, c.next_attempt_at)
+    )
+    return _behind_pending.setdefault(dialect, built)

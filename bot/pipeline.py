@@ -100,13 +100,15 @@ def enqueue_replies(
 ) -> list[outbox.Outgoing]:
     """Queue the replies already claimed for this process's sender (no second transaction to claim them),
     unless an earlier message to the phone is still unsent: then they queue behind it."""
-    if not replies:
-        return []
-    claim = not outbox.has_pending(session, incoming.phone)
-    rows = []
+    rows: list[outbox.Outgoing] = []
+    claim: bool | None = None  # decided by the first reply's INSERT, which checks for unsent rows itself
     for index, reply in enumerate(replies):
         key = f"reply:{incoming.message_id}:{index}"
-        row = outbox.add(session, incoming.phone, reply, key=key, now=now, customer_id=customer_id, claimed=claim)
+        if claim is None:
+            row = outbox.add_behind_pending(session, incoming.phone, reply, key=key, now=now, customer_id=customer_id)
+            claim = row.lease_until is not None if row is not None else not outbox.has_pending(session, incoming.phone)
+        else:
+            row = outbox.add(session, incoming.phone, reply, key=key, now=now, customer_id=customer_id, claimed=claim)
         if row is not None:
             rows.append(row)
     return rows

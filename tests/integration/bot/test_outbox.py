@@ -245,3 +245,38 @@ def test_a_slow_sender_records_ids_as_it_goes_so_status_webhooks_find_them(
 
     assert deliver_many(database, Watching(), [first, second], clock.now) == {first: "sent", second: "sent"}
     assert seen == ["wamid.fake1"]
+
+
+def test_replies_are_claimed_for_the_sender_unless_an_earlier_one_is_unsent(
+    database: Database, clock: FrozenClock
+) -> None:
+    from bot import pipeline
+    from bot.messages import Incoming
+
+    replies = [Reply(kind="text", body="one"), Reply(kind="text", body="two")]
+    with database.unit_of_work() as session:
+        first = pipeline.enqueue_replies(session, Incoming("wamid.1", PHONE, "text", "hi"), replies, clock.now(), None)
+        again = outbox.add_behind_pending(
+            session, PHONE, replies[0], key="reply:wamid.1:0", now=clock.now(), customer_id=None
+        )
+    assert again is None  # the key is taken: nothing inserted
+    assert [r.lease_until for r in first] == [clock.now() + outbox.LEASE] * 2
+    assert {(get(database, r.id).status, get(database, r.id).attempts) for r in first} == {("sending", 1)}
+    with database.unit_of_work() as session:
+        later = pipeline.enqueue_replies(session, Incoming("wamid.2", PHONE, "text", "hi"), replies, clock.now(), None)
+        other = pipeline.enqueue_replies(
+            session, Incoming("wamid.3", "+919876543210", "text", "hi"), replies[:1], clock.now(), 7
+        )
+    assert [r.lease_until for r in later] == [None, None]  # queued behind the unsent ones
+    for r in later:
+        row = get(database, r.id)
+        assert (row.status, row.attempts, row.next_attempt_at, row.payload["body"]) == (
+            "queued",
+            0,
+            clock.now(),
+            row.payload["body"],
+        )
+    assert [get(database, r.id).payload["body"] for r in later] == ["one", "two"]
+    assert (
+        other[0].lease_until is not None and get(database, other[0].id).customer_id == 7
+    )  # other customers don't wait
