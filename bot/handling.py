@@ -16,43 +16,24 @@ import logging
 import os
 import queue
 import threading
-import zlib
 from collections.abc import Iterable
 
 from flask import Flask
 
 from bot import pipeline, sender
+from bot.lanes import PhoneLanes
 
 log = logging.getLogger(__name__)
 
 
-class Handlers:
-    """Per-process handler threads, started on first use (after gunicorn forks)."""
+class Handlers(PhoneLanes[pipeline.Stored]):
+    """Per-process handler threads, one lane per phone."""
+
+    thread_name = "inbound-handler"
 
     def __init__(self, app: Flask, threads: int = 4) -> None:
+        super().__init__(threads)
         self.app = app
-        self.queues: list[queue.Queue[pipeline.Stored]] = [queue.Queue() for _ in range(threads)]
-        self.lock = threading.Lock()
-        self.started = False
-
-    def submit(self, items: Iterable[pipeline.Stored]) -> None:
-        """Queue committed inbound rows for handling; never blocks the request."""
-        self._start()
-        for item in items:
-            self.queues[zlib.crc32(item.phone.encode()) % len(self.queues)].put(item)
-
-    def wait_idle(self) -> None:
-        """Block until everything submitted has been handled (tests, shutdown)."""
-        for q in self.queues:
-            q.join()
-
-    def _start(self) -> None:
-        with self.lock:
-            if self.started:
-                return
-            for index, q in enumerate(self.queues):
-                threading.Thread(target=self._run, args=(q,), name=f"inbound-handler-{index}", daemon=True).start()
-            self.started = True
 
     def _run(self, q: queue.Queue[pipeline.Stored]) -> None:
         lower_priority(int(self.app.config.get("BOT_HANDLER_NICE", DEFAULT_NICE)))

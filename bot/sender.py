@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 import uuid
-import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -25,6 +23,7 @@ from pywa.types.templates import TemplateLanguage
 from sqlalchemy.orm import Session
 
 from bot import outbox
+from bot.lanes import PhoneLanes
 from bot.messages import Reply, Template
 from bot.models import OutboxMessage
 from domain.db import Database
@@ -219,7 +218,7 @@ def _record_error(session: Session, outbox_id: int, exc: SendError, at: Any) -> 
     return "failed"
 
 
-class Dispatcher:
+class Dispatcher(PhoneLanes[outbox.Outgoing]):
     """A few sender threads per process, fed what a request committed.
 
     Rows for one phone always go to the same thread, so a customer's replies keep
@@ -227,30 +226,11 @@ class Dispatcher:
     created already claimed are sent straight away; others are claimed first.
     """
 
+    thread_name = "outbox-sender"
+
     def __init__(self, app: Flask, threads: int = 4) -> None:
+        super().__init__(threads)
         self.app = app
-        self.queues: list[queue.Queue[outbox.Outgoing]] = [queue.Queue() for _ in range(threads)]
-        self.lock = threading.Lock()
-        self.started = False
-
-    def submit(self, items: Iterable[outbox.Outgoing]) -> None:
-        """Queue committed outbox rows for sending; never blocks the request."""
-        self._start()
-        for item in items:
-            self.queues[zlib.crc32(item.phone.encode()) % len(self.queues)].put(item)
-
-    def wait_idle(self) -> None:
-        """Block until everything submitted has been tried (tests, shutdown)."""
-        for q in self.queues:
-            q.join()
-
-    def _start(self) -> None:
-        with self.lock:
-            if self.started:
-                return
-            for index, q in enumerate(self.queues):
-                threading.Thread(target=self._run, args=(q,), name=f"outbox-sender-{index}", daemon=True).start()
-            self.started = True
 
     def _run(self, q: queue.Queue[outbox.Outgoing]) -> None:
         while True:
