@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from bot.models import Conversation
-from bot.statements import insert_ignore
+from bot.statements import insert_ignore, upsert_touch
 
 SERVICE_WINDOW = dt.timedelta(hours=24)
 FLOOD_LIMIT = 20  # messages per FLOOD_WINDOW; the next one gets the notice
@@ -35,6 +36,59 @@ def load(session: Session, phone: str, now: dt.datetime) -> Conversation:
     values = {"phone": phone, "state": "start", "data": {}, "updated_at": now, "handoff": False, "flood_count": 0}
     insert_ignore(session, Conversation.__table__, "phone", values, ("phone",))
     return session.execute(locked).scalar_one()
+
+
+# Everything a message can change; ``phone`` is the key and never changes.
+WRITABLE = (
+    "customer_id",
+    "state",
+    "data",
+    "language",
+    "last_inbound_at",
+    "updated_at",
+    "handoff",
+    "handoff_at",
+    "flood_window_start",
+    "flood_count",
+    "muted_until",
+)
+_table = Conversation.__table__
+_SAVE = (
+    update(_table)
+    .where(_table.c.phone == bindparam("b_phone"))
+    .values({name: bindparam(f"b_{name}", type_=_table.c[name].type) for name in WRITABLE})
+)
+
+
+def lock(session: Session, phone: str, now: dt.datetime) -> Conversation:
+    """The handler's path: get or create the row and lock it in one statement, as a detached copy.
+
+    INSERT ... ON CONFLICT (phone) DO UPDATE ... RETURNING both creates a new number's row
+    and takes the row lock of an existing one (a second worker waits until the first
+    commits, then reads the committed row, as SELECT ... FOR UPDATE would). The copy is
+    not in the session, so changes made while handling are not flushed piecemeal before
+    every query: :func:`save` writes them once, in one UPDATE.
+    """
+    values = {"phone": phone, "state": "start", "data": {}, "updated_at": now, "handoff": False, "flood_count": 0}
+    row = upsert_touch(session, _table, "phone", values, tuple(c.name for c in _table.c))
+    return Conversation(**row._asdict())
+
+
+def save(session: Session, conv: Conversation) -> None:
+    """Write a copy from :func:`lock` back: one UPDATE, whatever changed."""
+    params: dict[str, Any] = {f"b_{name}": getattr(conv, name) for name in WRITABLE}
+    params["b_phone"] = conv.phone
+    session.execute(_SAVE, params)
+
+
+def snapshot(conv: Conversation) -> dict[str, Any]:
+    """The writable values, to put back with :func:`restore` when a handler's work is undone."""
+    return {name: getattr(conv, name) for name in WRITABLE}
+
+
+def restore(conv: Conversation, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        setattr(conv, name, value)
 
 
 def window_open(conv: Conversation, now: dt.datetime) -> bool:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot import conversations, flows, keywords
 from bot import replies as rp
-from bot.messages import Incoming, Reply
+from bot.messages import Incoming, NeedsSavepoint, Reply
 from bot.models import Conversation
 from bot.texts import texts_for
 from domain.customers import Customer, find_by_phone
@@ -35,16 +35,34 @@ DEFAULT_IDLE_MINUTES = 30
 ALWAYS_ANSWERED = frozenset({"stop", "start"})
 
 
-def handle(session: Session, incoming: Incoming, now: dt.datetime, config: Mapping[str, Any]) -> list[Reply]:
-    """Answer one inbound message; ``[]`` while staff have the conversation."""
-    conv = conversations.load(session, incoming.phone, now)
+ACTIVE_EVERY = dt.timedelta(minutes=5)  # how stale ``Customer.last_active_at`` may get
+
+
+def handle(
+    session: Session,
+    incoming: Incoming,
+    now: dt.datetime,
+    config: Mapping[str, Any],
+    conv: Conversation | None = None,
+    *,
+    guarded: bool = True,
+) -> list[Reply]:
+    """Answer one inbound message; ``[]`` while staff have the conversation.
+
+    ``conv`` is the conversation already locked by the caller (``conversations.lock``; the
+    caller saves it), else it is loaded here. Unless ``guarded``, the handler runs without a
+    savepoint and a domain error raises :class:`NeedsSavepoint`: the caller rolls back and
+    runs the message again guarded. Most messages only read, so most need no savepoint.
+    """
+    if conv is None:
+        conv = conversations.load(session, incoming.phone, now)
     turn = flows.Turn(session, conv, incoming, now, config, data=dict(conv.data or {}))
     turn.choice = _choice(incoming, turn.data)
     turn.command = _command(incoming, turn)
     if conv.handoff and (turn.command is None or turn.command.name not in ALWAYS_ANSWERED):
         return []
     _reset_if_idle(turn, config)
-    out = _safely(turn)
+    out = _safely(turn, guarded)
     _remember(turn, out)
     return out
 
@@ -87,13 +105,20 @@ def _reset_if_idle(turn: flows.Turn, config: Mapping[str, Any]) -> None:
         turn.choice = None
 
 
-def _safely(turn: flows.Turn) -> list[Reply]:
+def _safely(turn: flows.Turn, guarded: bool) -> list[Reply]:
     """Run the handler in a savepoint: a domain error undoes its writes and gets a polite answer."""
+    if not guarded:
+        try:
+            return _route(turn)
+        except DomainError as exc:
+            raise NeedsSavepoint(exc.code) from exc
+    before = conversations.snapshot(turn.conv)
     try:
         with turn.session.begin_nested():
             return _route(turn)
     except DomainError as exc:
         log.info("domain error in conversation: %s", exc.code)
+        conversations.restore(turn.conv, before)
         turn.conv.state = "menu" if turn.conv.customer_id else "start"
         turn.forget_customer()
         return [rp.text(turn.t._("Sorry, that did not work. Please try again or type HELP."))]
@@ -132,7 +157,10 @@ def _remember(turn: flows.Turn, out: list[Reply]) -> None:
     customer = turn.customer
     if customer is not None:
         turn.conv.customer_id = customer.id
-        customer.last_active_at = turn.now
+        # Minutes are precise enough for "last active" and "active in 30 days"; a row write per
+        # message of a conversation is not.
+        if customer.last_active_at is None or turn.now - customer.last_active_at >= ACTIVE_EVERY:
+            customer.last_active_at = turn.now
 
 
 def _language(session: Session, phone: str) -> str | None:

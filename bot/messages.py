@@ -20,6 +20,11 @@ MAX_SECTION_TITLE = 24
 MAX_TEXT = 4096
 
 
+class NeedsSavepoint(Exception):
+    """A handler run without a savepoint hit a domain error: its transaction must be rolled back and the
+    message handled again with one (``guarded``), so the error's partial writes are undone."""
+
+
 @dataclass(frozen=True)
 class Incoming:
     """One inbound WhatsApp message, whatever its type, as the engine sees it."""

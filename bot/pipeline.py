@@ -21,8 +21,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot import conversations, inbound, outbox
-from bot.messages import Incoming, Reply
-from bot.models import InboundMessage
+from bot.messages import Incoming, NeedsSavepoint, Reply
+from bot.models import Conversation, InboundMessage
 from bot.statements import insert_ignore, insert_ignore_many
 from domain.db import Database
 
@@ -49,19 +49,33 @@ def process(
 
 
 def handle(
-    session: Session, inbound_id: int, incoming: Incoming, now: dt.datetime, config: Mapping[str, Any]
+    session: Session,
+    inbound_id: int,
+    incoming: Incoming,
+    now: dt.datetime,
+    config: Mapping[str, Any],
+    conv: Conversation | None = None,
+    *,
+    guarded: bool = True,
 ) -> list[outbox.Outgoing]:
-    """Flood-check and answer a stored message whose row this transaction holds as handled."""
-    conv = conversations.load(session, incoming.phone, now)
+    """Flood-check and answer a stored message whose row this transaction holds as handled.
+
+    ``conv`` is the conversation locked by ``conversations.lock`` (written back here, in one
+    UPDATE); without it the conversation is loaded into the session. ``guarded``: see
+    ``bot.engine.handle``.
+    """
+    detached = conv is not None
+    if conv is None:
+        conv = conversations.load(session, incoming.phone, now)
     if conversations.is_muted(conv, now):
-        return _finish(session, inbound_id, conv, now, "ignored", [], incoming)
+        return _finish(session, inbound_id, conv, now, "ignored", [], incoming, detached=detached)
     flood = conversations.count_message(conv, now)
     if flood.crossed:
         log.warning("flood: muting a number until %s", flood.muted_until)
         notice = _engine().flood_notice(session, incoming.phone)
-        return _finish(session, inbound_id, conv, now, "ignored", [notice], incoming, flood)
-    replies = _engine().handle(session, incoming, now, config)
-    return _finish(session, inbound_id, conv, now, "handled", replies, incoming, flood)
+        return _finish(session, inbound_id, conv, now, "ignored", [notice], incoming, flood, detached=detached)
+    replies = _engine().handle(session, incoming, now, config, conv, guarded=guarded)
+    return _finish(session, inbound_id, conv, now, "handled", replies, incoming, flood, detached=detached)
 
 
 def _engine() -> Any:
@@ -80,11 +94,15 @@ def _finish(
     replies: list[Reply],
     incoming: Incoming,
     flood: conversations.Flood | None = None,
+    *,
+    detached: bool = False,
 ) -> list[outbox.Outgoing]:
     # Set after the engine ran, so the engine saw the previous inbound time (idle reset, window).
     conv.last_inbound_at = now
     if flood is not None:
         conversations.apply_flood(conv, flood)
+    if detached:
+        conversations.save(session, conv)
     if status != "handled":
         session.execute(
             update(InboundMessage)
@@ -261,17 +279,14 @@ def handle_next(
     """
     claimed: list[tuple[int, Incoming]] = []
     try:
-        with db.unit_of_work() as session:
-            # The phone's lock: one handler per phone at a time. Kept referenced, so the session's
-            # (weak) identity map still has it when the engine loads it again.
-            conv = conversations.load(session, phone, now)
-            found = claim_next(session, phone, upto, now)
-            if found is None:
-                return None, []
-            claimed.append(found)
-            replies = handle(session, found[0], found[1], now, config)
-            del conv
-            return found[0], replies
+        try:
+            with db.unit_of_work() as session:
+                return _claim_and_handle(session, phone, upto, now, config, claimed, guarded=False)
+        except NeedsSavepoint:
+            # Rolled back whole; the rare message whose handler failed runs again in a savepoint.
+            claimed.clear()
+            with db.unit_of_work() as session:
+                return _claim_and_handle(session, phone, upto, now, config, claimed, guarded=True)
     except (OperationalError, InterfaceError):
         raise
     except Exception as exc:
@@ -281,6 +296,25 @@ def handle_next(
         log.exception("inbound %s: handling failed; stored as failed", incoming.message_id)
         with db.unit_of_work() as session:
             return inbound_id, fail_stored(session, inbound_id, incoming, now, f"{type(exc).__name__}: {exc}")
+
+
+def _claim_and_handle(
+    session: Session,
+    phone: str,
+    upto: int,
+    now: dt.datetime,
+    config: Mapping[str, Any],
+    claimed: list[tuple[int, Incoming]],
+    *,
+    guarded: bool,
+) -> tuple[int | None, list[outbox.Outgoing]]:
+    # The phone's lock first: one handler per phone at a time.
+    conv = conversations.lock(session, phone, now)
+    found = claim_next(session, phone, upto, now)
+    if found is None:
+        return None, []
+    claimed.append(found)
+    return found[0], handle(session, found[0], found[1], now, config, conv, guarded=guarded)
 
 
 def handle_through(db: Database, stored: Stored, now: dt.datetime, config: Mapping[str, Any]) -> list[outbox.Outgoing]:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Row, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-_built: dict[tuple[str, str, str, tuple[str, ...], tuple[str, ...]], Any] = {}
+_built: dict[tuple[Any, ...], Any] = {}
 
 
 def insert_ignore(
@@ -32,6 +32,27 @@ def insert_ignore(
         stmt = insert(table).values(params).on_conflict_do_nothing(index_elements=[conflict])
         stmt = _built.setdefault(key, stmt.returning(*(table.c[name] for name in returning)))
     return session.execute(stmt, values).first()
+
+
+def upsert_touch(
+    session: Session, table: Any, conflict: str, values: dict[str, Any], returning: tuple[str, ...]
+) -> Row[Any]:
+    """INSERT ... ON CONFLICT (``conflict``) DO UPDATE SET ``conflict`` = itself RETURNING ``returning``.
+
+    The existing row is returned unchanged but locked for the transaction (the no-op
+    update takes the row lock), the new row is returned as inserted: get-or-create and
+    lock in one statement.
+    """
+    dialect = session.get_bind().dialect.name
+    key = ("upsert", table.name, dialect, conflict, tuple(values), returning)
+    stmt = _built.get(key)
+    if stmt is None:
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        params = {name: bindparam(name, type_=table.c[name].type) for name in values}
+        built = insert(table).values(params)
+        built = built.on_conflict_do_update(index_elements=[conflict], set_={conflict: built.excluded[conflict]})
+        stmt = _built.setdefault(key, built.returning(*(table.c[name] for name in returning)))
+    return session.execute(stmt, values).one()
 
 
 def insert_ignore_many(

@@ -724,3 +724,46 @@ def test_a_domain_error_in_a_flow_is_undone_and_answered_politely(database: Data
     assert load_conv(database).state == "menu"
     chat.send("points")
     assert "You have 0 points." in chat.text()
+
+
+def test_a_domain_error_on_the_handlers_path_is_rolled_back_and_run_again_in_a_savepoint(
+    database: Database, monkeypatch: Any
+) -> None:
+    """Handler threads run flows without a savepoint; a domain error rolls the whole message back and
+    handles it again guarded, so its writes are undone and the customer gets the polite answer once."""
+    from bot import flows, pipeline
+    from bot.models import InboundMessage, OutboxMessage
+    from domain.errors import ValidationError
+
+    make_customer(database)
+    Chat(database).send("hi")
+    calls: list[str] = []
+
+    def broken(turn: flows.Turn) -> list[Reply]:
+        calls.append(turn.conv.state)
+        turn.require_customer().name = "Changed"
+        turn.conv.language = "hi"
+        turn.goto("reward_confirm")
+        raise ValidationError("something the domain refused")
+
+    monkeypatch.setitem(flows.COMMANDS, "history", broken)
+    incoming = Incoming(message_id="wamid.guarded", phone=PHONE, kind="text", text="history")
+    with database.unit_of_work() as session:
+        stored = pipeline.store_received(session, incoming, NOW)
+    assert stored is not None
+
+    handled, rows = pipeline.handle_next(database, PHONE, stored.inbound_id, NOW, CONFIG)
+
+    assert handled == stored.inbound_id
+    assert calls == ["menu", "menu"]  # unguarded first, then again in a savepoint
+    assert load_customer(database).name == "Asha Verma"
+    conv = load_conv(database)
+    assert (conv.state, conv.language) == ("menu", "en")  # the handler's changes to the row were undone too
+    assert conv.last_inbound_at == NOW
+    with database.unit_of_work() as session:
+        assert session.scalar(select(InboundMessage.status).where(InboundMessage.id == handled)) == "handled"
+        bodies = [
+            m.payload.get("body") for m in session.scalars(select(OutboxMessage).where(OutboxMessage.phone == PHONE))
+        ]
+    assert [row.message.body for row in rows] == ["Sorry, that did not work. Please try again or type HELP."]
+    assert bodies[-1] == rows[0].message.body

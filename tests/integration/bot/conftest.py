@@ -47,7 +47,16 @@ class StubEngine:
         self.handled: list[Incoming] = []
         self.fail_with: Exception | None = None
 
-    def handle(self, session: Session, incoming: Incoming, now: dt.datetime, config: Any) -> list[Reply]:
+    def handle(
+        self,
+        session: Session,
+        incoming: Incoming,
+        now: dt.datetime,
+        config: Any,
+        conv: Any = None,
+        *,
+        guarded: bool = True,
+    ) -> list[Reply]:
         conversations.load(session, incoming.phone, now)
         self.handled.append(incoming)
         if self.fail_with is not None:
