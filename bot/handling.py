@@ -7,7 +7,11 @@ handled in order while different customers don't wait for each other. If the pro
 dies first, the rows stay ``received`` and the scheduler's ``handle_stranded`` job
 handles them (``bot.pipeline`` explains why that handles each message once).
 
-``BOT_HANDLE_INLINE`` (tests only) handles in the request thread after the commit instead.
+Where the threads run is ``BOT_HANDLERS``: ``process`` (the default for a served app)
+puts them in a child process of each web worker (``bot.handler_process``), so the
+webhook keeps the CPU first; ``threads`` (the default when ``TESTING``) keeps them in
+the web worker, where tests can wait for them. ``BOT_HANDLE_INLINE`` (tests only)
+handles in the request thread after the commit instead.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ from collections.abc import Iterable
 from flask import Flask
 
 from bot import pipeline, sender
+from bot.handler_process import HandlerProcess
 from bot.lanes import PhoneLanes
+from loyalty.config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +55,7 @@ class Handlers(PhoneLanes[pipeline.Stored]):
 
 
 DEFAULT_NICE = 10
+DEFAULT_THREADS = 4
 
 
 def lower_priority(nice: int) -> None:
@@ -78,7 +85,8 @@ def handle(app: Flask, items: Iterable[pipeline.Stored]) -> None:
 def handlers(app: Flask) -> Handlers:
     found: Handlers | None = app.extensions.get("bot.handlers")
     if found is None:
-        found = app.extensions.setdefault("bot.handlers", Handlers(app))
+        threads = int(app.config.get("BOT_HANDLER_THREADS") or DEFAULT_THREADS)
+        found = app.extensions.setdefault("bot.handlers", Handlers(app, threads))
     return found
 
 
@@ -91,8 +99,35 @@ def submit(app: Flask, items: list[pipeline.Stored]) -> None:
             handle(app, items)
         except Exception:
             log.exception("inbound: handling failed; left for the retry job")
+    elif in_child_process(app):
+        child_handlers(app).submit(items)
     else:
         handlers(app).submit(items)
+
+
+MODES = ("process", "threads")
+
+
+def mode(app: Flask) -> str:
+    """``BOT_HANDLERS``, or its default: threads under test, a child process otherwise."""
+    return str(app.config.get("BOT_HANDLERS") or ("threads" if app.testing else "process"))
+
+
+def check_mode(app: Flask) -> None:
+    """At start-up, so a typo fails the boot rather than a webhook request."""
+    if mode(app) not in MODES:
+        raise ConfigError(f"BOT_HANDLERS must be one of {', '.join(MODES)}, not {mode(app)!r}")
+
+
+def in_child_process(app: Flask) -> bool:
+    return mode(app) == "process"
+
+
+def child_handlers(app: Flask) -> HandlerProcess:
+    found: HandlerProcess | None = app.extensions.get("bot.handler_process")
+    if found is None:
+        found = app.extensions.setdefault("bot.handler_process", HandlerProcess(app))
+    return found
 
 
 def settle(app: Flask) -> None:

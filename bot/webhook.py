@@ -32,6 +32,7 @@ bp = Blueprint("webhook", __name__)
 
 
 def init_app(app: Flask) -> None:
+    handling.check_mode(app)
     app.extensions["bot.webhook"] = _verifier(app.config)
     app.register_blueprint(bp)
 

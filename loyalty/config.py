@@ -34,6 +34,8 @@ DEFAULTS: dict[str, Any] = {
     "ERP_SYNC_INTERVAL_MINUTES": "15",
     "SESSION_HOURS": "12",
     "BOT_IDLE_MINUTES": "30",
+    "BOT_HANDLERS": None,  # "process" (served app) or "threads" (TESTING): see bot.handling
+    "BOT_HANDLER_THREADS": None,  # handler threads per process (default 4)
 }
 
 REQUIRED_IN_PRODUCTION = (
