@@ -44,18 +44,22 @@ class Handlers(PhoneLanes[pipeline.Stored]):
     def _run(self, q: queue.Queue[pipeline.Stored]) -> None:
         lower_priority(int(self.app.config.get("BOT_HANDLER_NICE", DEFAULT_NICE)))
         while True:
-            item = q.get()
+            batch = [q.get()]
+            while len(batch) < BATCH and not q.empty():
+                batch.append(q.get_nowait())  # only this thread takes from its queue
             try:
-                handle(self.app, [item])
+                handle(self.app, batch)
             except Exception:
-                # The row stays ``received``; the scheduler's handle_stranded job takes it later.
-                log.exception("inbound %d: handling failed; left for the retry job", item.inbound_id)
+                # The rows stay ``received``; the scheduler's handle_stranded job takes them later.
+                log.exception("inbound: handling %d message(s) failed; left for the retry job", len(batch))
             finally:
-                q.task_done()
+                for _ in batch:
+                    q.task_done()
 
 
 DEFAULT_NICE = 10
 DEFAULT_THREADS = 4
+BATCH = 20  # messages one handler thread takes into one transaction when a backlog has built up
 
 
 def lower_priority(nice: int) -> None:
@@ -75,11 +79,9 @@ def handle(app: Flask, items: Iterable[pipeline.Stored]) -> None:
     """Handle stored messages (and older ones of the same phones) and send the replies after commit."""
     from loyalty import services
 
-    db = services.database(app)
-    for item in items:
-        replies = pipeline.handle_through(db, item, services.now(app), app.config)
-        if replies:
-            sender.dispatcher(app).submit(replies)
+    replies = pipeline.handle_batch(services.database(app), list(items), services.now(app), app.config)
+    if replies:
+        sender.dispatcher(app).submit(replies)
 
 
 def handlers(app: Flask) -> Handlers:

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.exc import OperationalError
 
 from bot import conversations, jobs, pipeline
 from bot.messages import Incoming
-from bot.models import Conversation, InboundMessage
+from bot.models import Conversation, InboundMessage, OutboxMessage
 from loyalty import services
 from tests.e2e import meta
 from tests.fakes import FrozenClock
@@ -161,3 +161,69 @@ def test_claimers_racing_for_the_same_stored_messages_handle_each_once(
     assert [m.text for m in stub_engine.handled] == [f"m{i}" for i in range(6)]  # in stored order
     assert sum(len(replies) for replies in outcomes) == 6
     assert [r.status for r in inbound(webhook.app)] == ["handled"] * 6
+
+
+def store_many(app: Flask, clock: FrozenClock, texts: list[tuple[str, str]]) -> list[pipeline.Stored]:
+    with services.database(app).unit_of_work() as session:
+        stored = [
+            pipeline.store_received(session, Incoming(f"wamid.B{i}", phone, "text", text), clock.now())
+            for i, (phone, text) in enumerate(texts)
+        ]
+    assert all(s is not None for s in stored)
+    return [s for s in stored if s is not None]
+
+
+def test_a_batch_handles_several_phones_in_one_transaction_each_message_once_in_order(
+    webhook: Poster, stub_engine: StubEngine, clock: FrozenClock
+) -> None:
+    other = "+919812345679"
+    stored = store_many(webhook.app, clock, [(PHONE, "a1"), (other, "b1"), (PHONE, "a2"), (other, "b2")])
+    db = services.database(webhook.app)
+    commits: list[int] = []
+    listener = lambda conn: commits.append(1)  # noqa: E731
+    event.listen(db.engine, "commit", listener)
+    try:
+        # Only the newest of each phone is handed over: the older ones are taken on the way.
+        replies = pipeline.handle_batch(db, [stored[2], stored[3]], clock.now(), webhook.app.config)
+    finally:
+        event.remove(db.engine, "commit", listener)
+    assert len(commits) == 1
+    assert [m.text for m in stub_engine.handled] == ["a1", "a2", "b1", "b2"]  # each phone in stored order
+    assert sorted(r.message.body for r in replies) == [
+        "echo text: a1",
+        "echo text: a2",
+        "echo text: b1",
+        "echo text: b2",
+    ]
+    assert [r.status for r in inbound(webhook.app)] == ["handled"] * 4
+    assert pipeline.handle_batch(db, stored, clock.now(), webhook.app.config) == []  # nothing left: no-op
+
+
+def test_a_failure_in_a_batch_rolls_it_back_and_each_phone_is_handled_on_its_own(
+    webhook: Poster, stub_engine: StubEngine, clock: FrozenClock
+) -> None:
+    phones = ["+919812345671", "+919812345672", "+919812345673"]
+    stored = store_many(webhook.app, clock, [(phone, "hello") for phone in phones])
+    real_handle = stub_engine.handle
+
+    def failing_for_the_second(session: Any, incoming: Incoming, *args: Any, **kwargs: Any) -> Any:
+        if incoming.phone == phones[1]:
+            raise RuntimeError("boom")
+        return real_handle(session, incoming, *args, **kwargs)
+
+    stub_engine.handle = failing_for_the_second  # type: ignore[method-assign]
+    db = services.database(webhook.app)
+    replies = pipeline.handle_batch(db, stored, clock.now(), webhook.app.config)
+
+    assert sorted((r.phone, r.message.body) for r in replies) == [
+        (phones[0], "echo text: hello"),
+        (phones[1], "sorry"),
+        (phones[2], "echo text: hello"),
+    ]
+    rows = {row.phone: row for row in inbound(webhook.app)}
+    assert [rows[p].status for p in phones] == ["handled", "failed", "handled"]
+    # The first phone's work in the rolled-back batch left nothing behind: handled once, answered once.
+    assert [m.phone for m in stub_engine.handled].count(phones[0]) == 2  # the batch's try and the real one
+    with db.unit_of_work() as session:
+        bodies = session.scalars(select(OutboxMessage.phone).where(OutboxMessage.phone == phones[0])).all()
+    assert len(bodies) == 1
