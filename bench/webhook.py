@@ -606,9 +606,10 @@ def section(
         f"Measured {time.strftime('%Y-%m-%d')} on {cores} cores, load generator and PostgreSQL on the same\n"
         f"machine; load average at the end of the run: {load}.\n\n"
         "The webhook stores each message (one INSERT ... ON CONFLICT DO NOTHING, one commit) and answers\n"
-        "200; handler threads in the same worker processes then run the flood check, the engine and the\n"
-        "outbox, and sender threads send the replies. So the request figures below are what Meta sees, and\n"
-        "the handling figures are what the customer sees; both come from the same run.\n\n"
+        "200; a child process of each gunicorn worker (`BOT_HANDLERS=process`, the default) then runs the\n"
+        "flood check, the engine and the outbox, and its sender threads send the replies. So the request\n"
+        "figures below are what Meta sees, and the handling figures are what the customer sees; both come\n"
+        "from the same run.\n\n"
         "| endpoint | throughput | non-2xx |\n"
         "| --- | --- | --- |\n"
         f"| bare Flask endpoint (signature check, 200) | {bare.rps:,.0f} requests/s | {bare.non_2xx} |\n"
@@ -637,62 +638,45 @@ def section(
     )
 
 
-SHORT = """ Two cores shared with PostgreSQL, the load generator and (during
-these runs) other sessions' test suites cannot give 200 handled messages a second at that cost; and while
-a backlog exists, the handler threads compete with the request threads for the same cores, which is why
-the webhook's own latency also grows at 200/s."""
+SHORT = """ At this run's rate the handlers fell behind: on two cores shared with PostgreSQL
+and the load generator, the niced handler processes get what the webhook leaves over, by design, so a
+backlog builds and drains after the burst."""
 
 ANALYSIS = """\
 What changed since the first measurement (68 messages/s, 3.3%, p99 about 33 s at 200/s, handling inside
-the request):
+the request), in the order it was done:
 
-- The webhook verifies, parses and stores (INSERT ... ON CONFLICT DO NOTHING on the unique
-  `wa_message_id`, status `received`, one commit) and answers 200. Handler threads in the same process
-  (`bot/handling.py`, all messages of one phone on the same thread) then claim and handle each message
-  in one transaction: lock the conversation, claim the phone's oldest stored message with a conditional
-  UPDATE (`received` -> `handled`; it rolls back with the handling, so a crash or a database error
-  leaves it `received`), flood check, engine, outbox. The scheduler's `handle_stranded` job (every 15 s)
-  handles any row still `received` after 30 s, so a worker killed between the 200 and the handling
-  loses nothing; a second claimer waits on the conversation lock and then finds the row taken, so it is
-  handled once. A redelivery is still a no-op INSERT.
-- The engine looks the customer up once per message, also when there is none (it was three look-ups,
-  each a phonenumbers parse and a SELECT); the program rules are parsed again only when the settings
-  row's `updated_at` changes, so a console edit applies from the next message.
-- No `pool_pre_ping` (a `SELECT 1` per transaction); `pool_recycle` instead, and a dead connection
-  fails its transaction, after which SQLAlchemy discards the pool (the webhook answers 500, Meta
-  redelivers; a handler leaves the row for `handle_stranded`).
-- The locked conversation stays in the session's identity map (one SELECT less per message).
-- Handler threads lower their own CPU priority (nice 10, `BOT_HANDLER_NICE`; on Linux each thread has
-  its own nice value), so under a backlog the kernel prefers the request threads.
-- The request stores all messages of a payload with one prebuilt INSERT ... ON CONFLICT DO NOTHING
-  RETURNING on a Core connection (`engine.begin()`): no ORM session is built, flushed and closed per
-  request (a payload with status reports still uses one). Measured with a `before_cursor_execute`
-  counter: one statement per request, plus the commit.
-- The check for an earlier unsent reply to the same phone is part of the first reply's INSERT
-  (INSERT ... SELECT ... CASE WHEN EXISTS (unsent row) THEN queued ELSE claimed), so it is decided at
-  the insert itself and costs no separate SELECT: one statement less per handled message (12.7 -> 11.7
-  statements per message in a first-contact-heavy mix, counting the sender's UPDATE and the savepoint's
-  two).
-- Measured effect: within this machine's noise. Short runs (8 s) before and after these two changes gave
-  306, 354 and 256 webhook messages/s (10.4%, 11.6%, 9.7%) and 126, 109 and 92 handled/s end to end, at
-  load averages of 10 to 12 on 2 cores; the full run above is one sample of the same spread.
+- The webhook verifies, parses and stores (one prebuilt INSERT ... ON CONFLICT DO NOTHING RETURNING on
+  the unique `wa_message_id`, status `received`, on a Core connection, one commit) and answers 200. The
+  handling claims the phone's oldest stored message with a conditional UPDATE (`received` -> `handled`)
+  inside its own transaction, so a crash or a database error leaves it `received`; the scheduler's
+  `handle_stranded` job (every 15 s) handles any row still `received` after 30 s, and a second claimer
+  waits on the conversation lock and then finds the row taken, so each message is handled once.
+- **Handling runs in a child process of each web worker** (`bot/handler_process.py`), niced by 10. Handler
+  threads inside the worker shared its interpreter lock with the request threads, so lowering their
+  priority did little: under a burst the engine held the lock and the CPU the webhook needed. The worker
+  sends the stored ids over a pipe from a feeder thread (a request never waits for the child); the child
+  builds its own app from the plain settings. A dead child is replaced by the next batch, and whatever it
+  had not handled is still `received` in the database. `BOT_HANDLERS=threads` keeps the old in-process
+  threads (the default under test, where tests wait for them).
+- **Six statements for a first contact instead of eleven** (`bench/message_cost.py` counts them; the
+  request's INSERT not included): the conversation is created or locked by one INSERT ... ON CONFLICT DO
+  UPDATE ... RETURNING (it was SELECT FOR UPDATE, INSERT, SELECT FOR UPDATE) and kept out of the ORM
+  session, then written back by one UPDATE (the ORM flushed it twice, before a query and at the end);
+  flows run without a savepoint, and the rare message whose flow raises a domain error is rolled back whole
+  and handled again inside one, so its partial writes are still undone; `last_active_at` is written at
+  most every 5 minutes rather than on every message.
+- **Batches**: a handler thread with a backlog takes up to 20 queued messages into one transaction (phones
+  in a fixed order, so two batches never wait on each other in a cycle; any failure rolls the batch back
+  and each phone is handled on its own), and their replies are marked sent by one UPDATE.
+- Earlier: one customer look-up per message, the program rules parsed again only when their settings row
+  changes, no `pool_pre_ping`, the unsent-reply check folded into the first reply's INSERT.
 
-Per message the database now sees: the request's transaction (one INSERT), the handling transaction
-(about eight statements for a known customer: conversation lock, claim, savepoint with the customer
-look-up, conversation update, outbox INSERT that also checks for unsent replies; a first contact adds
-the conversation and customer inserts), and one UPDATE per batch of sent replies. That is one fewer
-than before, not the clear cut the target asked for.
-
-Where the time goes (CPU clock in the app process on PostgreSQL, 1,000 messages through Flask's test
-client): about 2.7 ms per message for the request (signature, JSON, parse, INSERT, commit) and about
-8 ms for handling and sending, most of it SQLAlchemy and psycopg2 per statement and the ORM flush of
-the conversation, plus PostgreSQL's own time.{short} Taking handling off the request path
-made the webhook accept messages faster and safely (they are stored and acknowledged), but it does not
-make the engine cheaper. What would: fewer statements in the handling transaction (no savepoint when
-the flow cannot write, the conversation lock and the claim in one statement), the conversation read
-and written without the ORM, handling several phones' messages per transaction, and running the
-handlers in their own process (threads of one process still share its interpreter lock, so a niced
-handler thread can still hold up a request thread of the same worker).
+Per message, measured sequentially through Flask's test client on PostgreSQL (`bench/message_cost.py`,
+CPU of the app process and of the PostgreSQL backends): see the table in the next section. Under the
+concurrent load above, each message costs more than that (threads and processes wake each other, and
+PostgreSQL commits concurrently), which is why the drain rate is below what the sequential figures
+suggest.{short}
 """
 
 
