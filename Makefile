@@ -49,6 +49,7 @@ migration: dev-deps
 bench: dev-deps test-deps
 	$(PY) bench/ledger.py
 	$(PY) bench/webhook.py
+	$(PY) bench/message_cost.py
 	$(PY) bench/erp_sync.py
 	$(PY) bench/admin.py
 
