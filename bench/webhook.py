@@ -681,7 +681,8 @@ suggest.{short}
 How steady these figures are: short runs (10 s of wrk, 15 s at 200/s) of this version on the same machine
 gave ratios of 9.3%, 15.2%, 15.6% and 15.7% and webhook p99s at 200/s of 9 to 57 ms; the 9.3% came right
 after the full test suite had run. Everything shares two cores, so the ratio moves with whatever else the
-machine does; the p99 and the 200/s handling held in every run.
+machine does. The webhook's p99 at 200/s stayed under 100 ms in every run; in the 9.3% run the
+handlers fell behind for a few seconds at 200/s (replies p99 2.5 s) and caught up before the end.
 """
 
 
