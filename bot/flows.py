@@ -66,7 +66,7 @@ class Turn:
 
     @property
     def t(self) -> Texts:
-        return texts_for(self.language, self.config)
+        return texts_for(self.language, self.config, lambda: self.rules.timezone)
 
     @property
     def language(self) -> str:

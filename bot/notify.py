@@ -39,9 +39,10 @@ def render(
     session: Session, notification: Notification, customer: Customer, config: Mapping[str, Any]
 ) -> tuple[Reply, Template]:
     """The in-window message and the template for one notification."""
-    t = texts_for(customer.language, config)
+    rules = load_rules(session)
+    t = texts_for(customer.language, config, rules.timezone)
     body, params = RENDERERS[notification.kind](t, customer, notification.payload or {})
-    name = load_rules(session).templates.get(notification.kind, notification.kind)
+    name = rules.templates.get(notification.kind, notification.kind)
     return rp.text(body), Template(name=name, language=t.language, params=params)
 
 

@@ -16,7 +16,7 @@ import functools
 import gettext
 import io
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -99,7 +99,8 @@ class Texts:
     language: str
     locale: str
     currency: str = "INR"
-    timezone: str = DEFAULT_TIMEZONE
+    # The shop's zone (the program rules' ``timezone``); a callable is asked only when a date is shown.
+    timezone: str | Callable[[], str] = DEFAULT_TIMEZONE
 
     def _(self, message: str, **values: Any) -> str:
         """Translate ``message`` and fill its ``{named}`` placeholders."""
@@ -130,15 +131,20 @@ class Texts:
     def date(self, moment: dt.datetime | dt.date) -> str:
         """A date as the customer reads it, in the shop's time zone."""
         if isinstance(moment, dt.datetime):
-            moment = moment.astimezone(ZoneInfo(self.timezone)).date()
+            zone = self.timezone() if callable(self.timezone) else self.timezone
+            moment = moment.astimezone(ZoneInfo(zone)).date()
         return format_date(moment, format="medium", locale=self.locale)
 
 
-def texts_for(language: str | None, config: Mapping[str, Any]) -> Texts:
+def texts_for(
+    language: str | None, config: Mapping[str, Any], timezone: str | Callable[[], str] | None = None
+) -> Texts:
+    """``timezone``: the program rules' zone (``ProgramRules.timezone``, set in the console), the same one
+    that decides which day a campaign or an expiry falls on."""
     lang = language_or_default(language)
     return Texts(
         language=lang,
         locale=locale_for(lang, config),
         currency=str(config.get("CURRENCY") or "INR"),
-        timezone=str(config.get("TIMEZONE") or DEFAULT_TIMEZONE),
+        timezone=timezone or DEFAULT_TIMEZONE,
     )

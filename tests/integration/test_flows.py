@@ -767,3 +767,18 @@ def test_a_domain_error_on_the_handlers_path_is_rolled_back_and_run_again_in_a_s
         ]
     assert [row.message.body for row in rows] == ["Sorry, that did not work. Please try again or type HELP."]
     assert bodies[-1] == rows[0].message.body
+
+
+def test_dates_in_replies_follow_the_time_zone_of_the_program_rules(database: Database) -> None:
+    """The console's time zone decides both which day a campaign falls on and the dates the bot shows."""
+    import dataclasses
+
+    from domain.rules import save_rules
+
+    make_customer(database, points=100)  # earned 2025-11-27 10:00 UTC: still the 27th in India, the 28th at UTC+14
+    with database.unit_of_work() as session:
+        save_rules(session, dataclasses.replace(load_rules(session), timezone="Pacific/Kiritimati"), "test")
+    chat = Chat(database)
+    chat.send("hi")
+    chat.send("history")
+    assert "28 Nov 2025 · Adjustment · +100" in chat.text()

@@ -118,3 +118,17 @@ def test_compiled_catalogs_load_like_pybabel_compile_output(tmp_path: Path) -> N
     loaded = gettext.translation("messages", localedir=str(tmp_path), languages=["hi"])
     assert loaded.gettext("Menu") == "मेनू"
     assert compile_po(folder / "messages.po", "hi").gettext("Menu") == "मेनू"
+
+
+def test_the_time_zone_is_the_one_given_and_asked_only_when_a_date_is_shown() -> None:
+    late = dt.datetime(2026, 6, 30, 20, 0, tzinfo=dt.UTC)
+    asked: list[str] = []
+
+    def zone() -> str:
+        asked.append("zone")
+        return "America/New_York"
+
+    t = texts_for("en", {}, zone)
+    assert t._("Tier: {tier}", tier="Gold") == "Tier: Gold" and asked == []
+    assert t.date(late) == "30 Jun 2026" and asked == ["zone"]
+    assert texts_for("en", {}, "Pacific/Kiritimati").date(late) == "1 Jul 2026"
