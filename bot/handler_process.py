@@ -43,8 +43,7 @@ class HandlerProcess:
 
     def __init__(self, app: Flask) -> None:
         self.config = portable_config(app.config)
-        nice = app.config.get("BOT_HANDLER_NICE")
-        self.nice = DEFAULT_NICE if nice in (None, "") else int(nice)
+        self.nice = configured_nice(app.config)
         self.items: queue.Queue[list[pipeline.Stored] | None] = queue.Queue()
         self.lock = threading.Lock()
         self.started = False
@@ -131,6 +130,12 @@ class HandlerProcess:
         if self.feeder is not None:
             self.feeder.join(timeout=10)
         self._stop_child()
+
+
+def configured_nice(config: Any) -> int:
+    """``BOT_HANDLER_NICE`` (a string from the environment, an int from code), or the default."""
+    value = config.get("BOT_HANDLER_NICE")
+    return DEFAULT_NICE if value in (None, "") else int(value)
 
 
 def portable_config(config: Any) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from flask import Flask
 
 from bot import pipeline, sender
-from bot.handler_process import HandlerProcess
+from bot.handler_process import HandlerProcess, configured_nice
 from bot.lanes import PhoneLanes
 from loyalty.config import ConfigError
 
@@ -42,7 +42,7 @@ class Handlers(PhoneLanes[pipeline.Stored]):
         self.app = app
 
     def _run(self, q: queue.Queue[pipeline.Stored]) -> None:
-        lower_priority(int(self.app.config.get("BOT_HANDLER_NICE", DEFAULT_NICE)))
+        lower_priority(configured_nice(self.app.config))
         while True:
             batch = [q.get()]
             while len(batch) < BATCH and not q.empty():
@@ -57,7 +57,6 @@ class Handlers(PhoneLanes[pipeline.Stored]):
                     q.task_done()
 
 
-DEFAULT_NICE = 10
 DEFAULT_THREADS = 4
 BATCH = 20  # messages one handler thread takes into one transaction when a backlog has built up
 

@@ -124,3 +124,10 @@ def test_the_default_is_a_child_process_except_under_test(database: Database) ->
     tested_app = create_app(app_config(database.url))
     assert handling.in_child_process(served_app)
     assert not handling.in_child_process(tested_app)
+
+
+@pytest.mark.parametrize(("value", "nice"), [(None, 10), ("", 10), ("19", 19), (0, 0)])
+def test_the_handlers_priority_comes_from_the_environment_or_the_default(value: Any, nice: int) -> None:
+    from bot.handler_process import configured_nice
+
+    assert configured_nice({"BOT_HANDLER_NICE": value}) == nice
