@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import conversations, outbox, pipeline
+from bot import conversations, outbox, pipeline, status
 from bot.models import Conversation
 from bot.sender import deliver_many, send_now, sender_for
 from domain.customers import Customer
@@ -45,6 +45,15 @@ def retry_outbox(app: Flask) -> Counter[str]:
     if results["sent"] or results["failed"] or results["retry"]:
         log.info("outbox retry: %s", dict(results))
     return results
+
+
+def apply_early_statuses(app: Flask) -> tuple[int, int]:
+    """Delivery reports that overtook the recording of their message's WhatsApp id (``bot.status``)."""
+    with services.database(app).unit_of_work() as session:
+        applied, dropped = status.apply_early(session, services.now(app))
+    if applied or dropped:
+        log.info("early delivery reports: %d applied, %d dropped after a day unmatched", applied, dropped)
+    return applied, dropped
 
 
 STRANDED_AFTER = dt.timedelta(seconds=30)  # well past what a live handler thread needs

@@ -76,3 +76,22 @@ class Conversation(Base):
     flood_window_start: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     flood_count: Mapped[int] = mapped_column(default=0)
     muted_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class EarlyStatus(Base):
+    """A delivery report that arrived before its outbox row had WhatsApp's message id.
+
+    The sender records the id right after the Graph API accepts a message, but Meta may
+    report "sent" (or even "failed") before that commit; such reports wait here until
+    the scheduler's ``apply_early_statuses`` job finds the row.
+    """
+
+    __tablename__ = "early_statuses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    wa_message_id: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    error: Mapped[str | None] = mapped_column(String(300))
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 15:04:12.083702
+Create Date: 2026-11-26 16:54:31.269901
 """
 
 from collections.abc import Sequence
@@ -94,6 +94,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_conversations_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_conversations_handoff"), ["handoff"], unique=False)
         batch_op.create_index(batch_op.f("ix_conversations_last_inbound_at"), ["last_inbound_at"], unique=False)
+
+    op.create_table(
+        "early_statuses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("wa_message_id", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("at", domain.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("error_code", sa.String(length=32), nullable=True),
+        sa.Column("error", sa.String(length=300), nullable=True),
+        sa.Column("received_at", domain.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_early_statuses")),
+    )
+    with op.batch_alter_table("early_statuses", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_early_statuses_received_at"), ["received_at"], unique=False)
+        batch_op.create_index(batch_op.f("ix_early_statuses_wa_message_id"), ["wa_message_id"], unique=False)
 
     op.create_table(
         "erp_quarantine",
@@ -572,6 +587,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_erp_quarantine_last_seen_at"))
 
     op.drop_table("erp_quarantine")
+    with op.batch_alter_table("early_statuses", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_early_statuses_wa_message_id"))
+        batch_op.drop_index(batch_op.f("ix_early_statuses_received_at"))
+
+    op.drop_table("early_statuses")
     with op.batch_alter_table("conversations", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_conversations_last_inbound_at"))
         batch_op.drop_index(batch_op.f("ix_conversations_handoff"))

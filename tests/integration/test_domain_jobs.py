@@ -53,3 +53,4 @@ def test_jobs_run_to_completion_in_batches(app: Flask, database: Database, clock
 def test_the_domain_jobs_are_scheduled(app: Flask) -> None:
     names = {name for name, _, _ in job_table(app)}
     assert {"expire_points", "warn_expiring", "expire_vouchers", "review_tiers", "heartbeat"} <= names
+    assert {"retry_outbox", "handle_stranded", "apply_early_statuses", "dispatch_notifications"} <= names

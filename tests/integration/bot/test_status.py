@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot import outbox, status
 from bot.inbound import StatusUpdate
 from bot.messages import Reply
-from bot.models import OutboxMessage
+from bot.models import EarlyStatus, OutboxMessage
 from domain.db import Database
 from tests.fakes import FrozenClock
 
@@ -66,3 +66,56 @@ def test_failed_after_delivered_is_ignored(database: Database, clock: FrozenCloc
 def test_unknown_message_ids_change_nothing(database: Database, clock: FrozenClock) -> None:
     with database.unit_of_work() as session:
         assert status.apply(session, StatusUpdate("wamid.NOPE", "read"), clock.now()) is False
+
+
+def queued_row(database: Database, clock: FrozenClock) -> int:
+    with database.unit_of_work() as session:
+        row = outbox.enqueue(session, "+919812345678", Reply(kind="text", body="hi"), key="k", now=clock.now())
+        assert row is not None
+        outbox.claim(session, row.id, clock.now())
+        return row.id
+
+
+def test_a_report_that_overtakes_the_recording_of_the_id_is_applied_once_the_id_is_known(
+    database: Database, clock: FrozenClock
+) -> None:
+    """Meta can report "delivered" before the sender's commit records the message's id."""
+    row_id = queued_row(database, clock)
+    at = clock.now() + dt.timedelta(seconds=1)
+    with database.unit_of_work() as session:
+        assert status.apply(session, StatusUpdate(WAMID, "delivered", at=at), clock.now()) is False
+    with database.unit_of_work() as session:
+        assert status.apply_early(session, clock.now()) == (0, 0)  # the id is not recorded yet: kept
+        outbox.mark_sent(session, row_id, WAMID, clock.now())
+    with database.unit_of_work() as session:
+        assert status.apply_early(session, clock.now()) == (1, 0)
+    with database.unit_of_work() as session:
+        row = session.get(OutboxMessage, row_id)
+        assert row is not None and (row.status, row.delivered_at) == ("delivered", at)
+        assert session.scalars(select(EarlyStatus)).all() == []
+
+
+def test_an_early_failure_fails_the_message_once_known(database: Database, clock: FrozenClock) -> None:
+    row_id = queued_row(database, clock)
+    with database.unit_of_work() as session:
+        status.apply(session, StatusUpdate(WAMID, "failed", error_code="131026", error="Undeliverable"), clock.now())
+        outbox.mark_sent(session, row_id, WAMID, clock.now())
+        status.apply_early(session, clock.now())
+    with database.unit_of_work() as session:
+        row = session.get(OutboxMessage, row_id)
+        assert row is not None and (row.status, row.error_code) == ("failed", "131026")
+
+
+def test_reports_for_messages_that_never_turn_up_are_dropped_after_a_day(
+    database: Database, clock: FrozenClock
+) -> None:
+    with database.unit_of_work() as session:
+        status.apply(session, StatusUpdate("wamid.SOMEONE-ELSES", "read"), clock.now())
+        status.apply(session, StatusUpdate("wamid.X", "deleted"), clock.now())  # not a status we know: not kept
+    clock.advance(hours=23)
+    with database.unit_of_work() as session:
+        assert status.apply_early(session, clock.now()) == (0, 0)
+    clock.advance(hours=2)
+    with database.unit_of_work() as session:
+        assert status.apply_early(session, clock.now()) == (0, 1)
+        assert session.scalars(select(EarlyStatus)).all() == []
