@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import zlib
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from flask import Flask
@@ -14,8 +16,9 @@ from sqlalchemy.orm import Session
 
 from bot import conversations, outbox, pipeline, status
 from bot.models import Conversation
-from bot.sender import deliver_many, send_now, sender_for
+from bot.sender import Sender, deliver_many, send_now, sender_for, sender_threads
 from domain.customers import Customer
+from domain.db import Database
 from domain.notifications import Notification
 from loyalty import services
 
@@ -28,23 +31,42 @@ SEND_BATCH = 50
 def retry_outbox(app: Flask) -> Counter[str]:
     """Send every row that is due: new ones the web worker could not send, backed-off retries,
     and rows whose sender died mid-attempt. Rows are claimed one by one, so running
-    beside the web workers' sender threads never sends a message twice."""
+    beside the web workers' sender threads never sends a message twice.
+
+    Each Graph API call waits a round trip, so after an outage the backlog is sent on
+    ``BOT_SENDER_THREADS`` threads at once; all rows of one phone go to the same thread,
+    in order, so a customer's replies still arrive in the order they were written.
+    """
     db, snd = services.database(app), sender_for(app)
     results: Counter[str] = Counter()
+    lanes = sender_threads(app.config)
     after = 0
-    while True:
-        with db.unit_of_work() as session:
-            ids = outbox.due_ids(session, services.now(app), limit=BATCH, after_id=after)
-        if not ids:
-            break
-        for start in range(0, len(ids), SEND_BATCH):
-            chunk = ids[start : start + SEND_BATCH]
-            outcome = deliver_many(db, snd, chunk, lambda: services.now(app))
-            results.update(outcome.get(i, "skipped") for i in chunk)
-        after = ids[-1]
+    with ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="outbox-retry") as pool:
+        while True:
+            with db.unit_of_work() as session:
+                rows = outbox.due_rows(session, services.now(app), limit=BATCH, after_id=after)
+            if not rows:
+                break
+            by_lane: dict[int, list[int]] = {}
+            for outbox_id, phone in rows:
+                by_lane.setdefault(zlib.crc32(phone.encode()) % lanes, []).append(outbox_id)
+            futures = [
+                pool.submit(_deliver_in_order, db, snd, ids, lambda: services.now(app)) for ids in by_lane.values()
+            ]
+            for future, ids in zip(futures, by_lane.values(), strict=True):
+                outcome = future.result()
+                results.update(outcome.get(i, "skipped") for i in ids)
+            after = rows[-1][0]
     if results["sent"] or results["failed"] or results["retry"]:
         log.info("outbox retry: %s", dict(results))
     return results
+
+
+def _deliver_in_order(db: Database, snd: Sender, ids: list[int], now: Callable[[], Any]) -> dict[int, str]:
+    outcome: dict[int, str] = {}
+    for start in range(0, len(ids), SEND_BATCH):
+        outcome.update(deliver_many(db, snd, ids[start : start + SEND_BATCH], now))
+    return outcome
 
 
 def apply_early_statuses(app: Flask) -> tuple[int, int]:

@@ -181,13 +181,18 @@ def release(session: Session, ids: Sequence[int], now: dt.datetime) -> None:
 
 def due_ids(session: Session, now: dt.datetime, limit: int = 200, after_id: int = 0) -> list[int]:
     """Rows the retry job should try now, oldest first (queued and due, or a lease that ran out)."""
+    return [outbox_id for outbox_id, _ in due_rows(session, now, limit, after_id)]
+
+
+def due_rows(session: Session, now: dt.datetime, limit: int = 200, after_id: int = 0) -> list[tuple[int, str]]:
+    """``due_ids`` with each row's phone, so the rows can be sent on several threads, one phone per thread."""
     stmt = (
-        select(OutboxMessage.id)
+        select(OutboxMessage.id, OutboxMessage.phone)
         .where(OutboxMessage.status.in_(PENDING), OutboxMessage.next_attempt_at <= now, OutboxMessage.id > after_id)
         .order_by(OutboxMessage.id)
         .limit(limit)
     )
-    return list(session.scalars(stmt))
+    return [(int(outbox_id), phone) for outbox_id, phone in session.execute(stmt)]
 
 
 def mark_sent(session: Session, outbox_id: int, wa_message_id: str, now: dt.datetime) -> None:

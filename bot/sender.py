@@ -228,8 +228,8 @@ class Dispatcher(PhoneLanes[outbox.Outgoing]):
 
     thread_name = "outbox-sender"
 
-    def __init__(self, app: Flask, threads: int = 4) -> None:
-        super().__init__(threads)
+    def __init__(self, app: Flask, threads: int | None = None) -> None:
+        super().__init__(threads or sender_threads(app.config))
         self.app = app
 
     def _run(self, q: queue.Queue[outbox.Outgoing]) -> None:
@@ -257,6 +257,16 @@ class Dispatcher(PhoneLanes[outbox.Outgoing]):
             except queue.Empty:
                 break
         return batch
+
+
+DEFAULT_SENDER_THREADS = 8
+
+
+def sender_threads(config: Any) -> int:
+    """``BOT_SENDER_THREADS``: sends waiting on the Graph API at once, per process. Each send waits a
+    round trip (about 0.1-0.3 s to Meta), so one thread sends only a few messages a second."""
+    value = config.get("BOT_SENDER_THREADS")
+    return DEFAULT_SENDER_THREADS if value in (None, "") else max(1, int(value))
 
 
 def send_now(app: Flask, batch: Sequence[outbox.Outgoing]) -> None:

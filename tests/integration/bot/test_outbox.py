@@ -280,3 +280,42 @@ def test_replies_are_claimed_for_the_sender_unless_an_earlier_one_is_unsent(
     assert (
         other[0].lease_until is not None and get(database, other[0].id).customer_id == 7
     )  # other customers don't wait
+
+
+def test_after_an_outage_the_retry_job_sends_on_several_threads_each_phone_in_order(
+    app: Flask, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each Graph API call waits a round trip: a backlog is sent several at a time, never out of order."""
+    import threading
+    import time
+
+    class RoundTrip(FakeSender):
+        def __init__(self) -> None:
+            super().__init__()
+            self.in_flight = self.most = 0
+            self.gate = threading.Lock()
+
+        def send(self, phone: str, message: Reply | Template) -> str:
+            with self.gate:
+                self.in_flight += 1
+                self.most = max(self.most, self.in_flight)
+            time.sleep(0.05)  # the round trip
+            with self.gate:
+                self.in_flight -= 1
+            return super().send(phone, message)
+
+    sender = RoundTrip()
+    app.extensions["bot.sender"] = sender
+    db = services.database(app)
+    phones = [f"+9198765432{i:02d}" for i in range(8)]
+    for n in range(3):
+        for phone in phones:
+            put(db, clock, f"{phone}:{n}", phone=phone, body=f"reply {n}")
+    app.config["BOT_SENDER_THREADS"] = "4"
+
+    results = jobs.retry_outbox(app)
+
+    assert results["sent"] == 24
+    assert sender.most > 1  # several sends were waiting on the Graph API at once
+    for phone in phones:
+        assert sender.bodies(phone) == ["reply 0", "reply 1", "reply 2"]  # each phone's replies in order, once
