@@ -12,7 +12,7 @@ The web worker sends the ids of the messages it stored over a pipe, from a feede
 thread, so a slow child never blocks a request. If the child dies, the next batch
 starts a new one; rows it had not handled stay ``received`` and the scheduler's
 ``handle_stranded`` job takes them. On shutdown the pipe is closed and the child
-finishes what it was given before it exits.
+finishes the messages in hand, leaves the queued ones to that job, and exits.
 """
 
 from __future__ import annotations
@@ -160,5 +160,10 @@ def run_child(conn: Connection, config: dict[str, Any], nice: int, log_level: in
         except (EOFError, OSError):
             break
         handlers.submit(items)
+    # The parent is gone or shutting down: finish what is in hand, leave the rest to the retry job
+    # (still ``received`` in the database) rather than work through a long backlog alone.
+    left = handlers.discard_waiting()
+    if left:
+        log.info("handler process stopping: %d stored message(s) left for the retry job", left)
     handlers.wait_idle()
     sender.dispatcher(app).wait_idle()

@@ -43,6 +43,20 @@ class PhoneLanes(Generic[T]):
         for q in self.queues:
             q.join()
 
+    def discard_waiting(self) -> int:
+        """Drop what no thread has taken yet, for a caller that knows it is safe elsewhere (stored
+        messages stay ``received`` for the retry job); returns how many were dropped."""
+        dropped = 0
+        for q in self.queues:
+            while True:
+                try:
+                    q.get_nowait()
+                except queue.Empty:
+                    break
+                q.task_done()
+                dropped += 1
+        return dropped
+
     def _start(self) -> None:
         with self.lock:
             if self.started:
