@@ -95,16 +95,15 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace) -> list[tuple[str, Cost, Cost]]:
-    from sqlalchemy import event
+    from sqlalchemy import Engine, event
 
     from bot import handling, pipeline
-    from loyalty import create_app, services
+    from loyalty import create_app
 
     app = create_app({"TESTING": True, "BOT_HANDLERS": "threads"})
     count = [0]
-    event.listen(
-        services.database(app).engine, "before_cursor_execute", lambda *a, **k: count.__setitem__(0, count[0] + 1)
-    )
+    # Every engine: the webhook's INSERT goes through the autocommit one (Database.single_statement).
+    event.listen(Engine, "before_cursor_execute", lambda *a, **k: count.__setitem__(0, count[0] + 1))
     stored: list[pipeline.Stored] = []
     # The webhook hands stored messages to the handlers; here they are collected and handled afterwards.
     setattr(handling, "submit", lambda app_, items: stored.extend(items))  # noqa: B010
