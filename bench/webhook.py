@@ -605,7 +605,7 @@ def section(
         f"distinct signed text message; then {args.rate:.0f} messages/s for {args.rate_seconds} s, open loop.\n"
         f"Measured {time.strftime('%Y-%m-%d')} on {cores} cores, load generator and PostgreSQL on the same\n"
         f"machine; load average at the end of the run: {load}.\n\n"
-        "The webhook stores each message (one INSERT ... ON CONFLICT DO NOTHING, one commit) and answers\n"
+        "The webhook stores each payload (one INSERT ... ON CONFLICT DO NOTHING, autocommitted) and answers\n"
         "200; a child process of each gunicorn worker (`BOT_HANDLERS=process`, the default) then runs the\n"
         "flood check, the engine and the outbox, and its sender threads send the replies. So the request\n"
         "figures below are what Meta sees, and the handling figures are what the customer sees; both come\n"
