@@ -71,12 +71,12 @@ class HandlerProcess:
             items = self.items.get()
             if items is None:
                 return
-            items += self._more()
+            batch = [*items, *self._more()]
             try:
-                self._connection().send(items)
+                self._connection().send(batch)
             except (OSError, EOFError, ValueError):
                 # Left ``received``: the retry job handles them; the next batch starts a new child.
-                log.warning("handler process unreachable; %d message(s) left for the retry job", len(items))
+                log.warning("handler process unreachable; %d message(s) left for the retry job", len(batch))
                 self._stop_child()
 
     def _more(self) -> list[pipeline.Stored]:
