@@ -78,6 +78,10 @@ class HandlerProcess:
                 # Left ``received``: the retry job handles them; the next batch starts a new child.
                 log.warning("handler process unreachable; %d message(s) left for the retry job", len(batch))
                 self._stop_child()
+            except Exception:
+                # Whatever it was, the feeder must keep feeding: these wait for the retry job.
+                log.exception("handler process could not be started; %d message(s) left for the retry job", len(batch))
+                self._stop_child()
 
     def _more(self) -> list[pipeline.Stored]:
         """Whatever else is already waiting, sent in the same write."""
