@@ -19,6 +19,7 @@ Traffic stays on 127.0.0.1; the scratch database is dropped at the end. Needs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -195,6 +196,50 @@ def wait_answering(port: int) -> None:
             time.sleep(0.2)
         finally:
             conn.close()
+
+
+@contextmanager
+def graph_api(latency: float) -> Iterator[str]:
+    """A stand-in for the Graph API in its own process (so its work is not the load generator's): every
+    POST is answered like Meta's messages endpoint, after ``latency`` seconds."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, __file__, "--serve-graph", str(port), str(latency)], cwd=ROOT)
+    try:
+        wait_listening(port, proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def serve_graph(port: int, latency: float) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
+
+        def do_POST(self) -> None:
+            body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            time.sleep(latency)
+            to = str(body.get("to") or "")
+            answer = {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": to, "wa_id": to}],
+                "messages": [{"id": f"wamid.GRAPH{uuid.uuid4().hex}"}],
+            }
+            data = json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return None
+
+    ThreadingHTTPServer.daemon_threads = True
+    ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
 
 
 # -- load ------------------------------------------------------------------------------------
@@ -482,6 +527,14 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="messages per second of the latency run")
     parser.add_argument("--rate-seconds", type=int, default=15)
     parser.add_argument("--write-docs", action="store_true", help="update the Webhook section of docs/PERFORMANCE.md")
+    parser.add_argument(
+        "--graph-latency",
+        type=float,
+        default=None,
+        metavar="MS",
+        help="send the replies with the real (pywa) sender to a local Graph API stand-in that answers after MS "
+        "milliseconds, instead of the log-only sender",
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
 
@@ -512,7 +565,12 @@ def main() -> None:
             "WHATSAPP_TOKEN": "",
             "WHATSAPP_PHONE_ID": "",
         }
-        with gunicorn("wsgi:app", app_env, args.workers, args.threads) as app_url:
+        with contextlib.ExitStack() as stack:
+            if args.graph_latency is not None:
+                graph = stack.enter_context(graph_api(args.graph_latency / 1000))
+                app_env |= {"WHATSAPP_TOKEN": "bench-token", "WHATSAPP_PHONE_ID": "106540352242922"}
+                app_env["WHATSAPP_API_URL"] = graph
+            app_url = stack.enter_context(gunicorn("wsgi:app", app_env, args.workers, args.threads))
             run_wrk(wrk, app_url, warm, 5, args.connections, args.wrk_threads)
             drain(url)
             handled_before = backlog(url)[2]
@@ -691,4 +749,7 @@ before the end. Everything shares two cores, so the ratio moves with whatever el
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--serve-graph"]:
+        serve_graph(int(sys.argv[2]), float(sys.argv[3]))
+    else:
+        main()

@@ -259,7 +259,7 @@ class Dispatcher(PhoneLanes[outbox.Outgoing]):
         return batch
 
 
-DEFAULT_SENDER_THREADS = 8
+DEFAULT_SENDER_THREADS = 16
 
 
 def sender_threads(config: Any) -> int:

@@ -36,7 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "BOT_IDLE_MINUTES": "30",
     "BOT_HANDLERS": None,  # "process" (served app) or "threads" (TESTING): see bot.handling
     "BOT_HANDLER_THREADS": None,  # handler threads per process (default 4)
-    "BOT_SENDER_THREADS": None,  # Graph API sends in flight at once, per process (default 8)
+    "BOT_SENDER_THREADS": None,  # Graph API sends in flight at once, per process (default 16)
     "BOT_HANDLER_NICE": None,  # how much lower the handlers' CPU priority is than the webhook's (default 10)
 }
 
