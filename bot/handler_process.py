@@ -57,6 +57,11 @@ class HandlerProcess:
         self._start()
         self.items.put(items)
 
+    def start_early(self) -> None:
+        """Start the child now (in the background), so the first message does not wait for it."""
+        if not self.started:
+            self.submit([])
+
     def _start(self) -> None:
         with self.lock:
             if self.started:

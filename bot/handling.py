@@ -124,6 +124,12 @@ def in_child_process(app: Flask) -> bool:
     return mode(app) == "process"
 
 
+def warm_up(app: Flask) -> None:
+    """On a worker's first request: start its handler process, which takes a second to import the app."""
+    if in_child_process(app) and not app.config.get("BOT_HANDLE_INLINE"):
+        child_handlers(app).start_early()
+
+
 def child_handlers(app: Flask) -> HandlerProcess:
     found: HandlerProcess | None = app.extensions.get("bot.handler_process")
     if found is None:

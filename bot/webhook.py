@@ -58,6 +58,12 @@ def _wa() -> WhatsApp:
     return client
 
 
+@bp.before_app_request
+def _warm_up() -> None:
+    # Usually Meta's verification handshake or a health check comes first.
+    handling.warm_up(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
 @bp.get("/webhook")
 def verify() -> Response:
     if request.args.get("hub.mode", "subscribe") != "subscribe":

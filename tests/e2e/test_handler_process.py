@@ -131,3 +131,19 @@ def test_the_handlers_priority_comes_from_the_environment_or_the_default(value: 
     from bot.handler_process import configured_nice
 
     assert configured_nice({"BOT_HANDLER_NICE": value}) == nice
+
+
+def test_the_first_request_of_any_kind_starts_the_child_so_the_first_message_need_not_wait(
+    served: tuple[Flask, str],
+) -> None:
+    app, url = served
+    assert app.extensions.get("bot.handler_process") is None
+    assert httpx.get(f"{url}/health", timeout=30).status_code in (200, 503)
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        child = app.extensions["bot.handler_process"].child
+        if child is not None and child.is_alive():
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("no handler process was started")
