@@ -17,14 +17,14 @@ RANK = {"queued": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3}
 KEEP_EARLY = dt.timedelta(days=1)  # a report whose message never turns up was not about one of ours
 
 
-def apply(session: Session, report: StatusUpdate, now: dt.datetime, *, keep_early: bool = True) -> bool:
+def apply(session: Session, report: StatusUpdate, now: dt.datetime) -> bool:
     """Apply one report; True if it changed the row. A report for an id no row has yet is kept for
-    :func:`apply_early` (unless ``keep_early`` is false)."""
+    :func:`apply_early`."""
     row = session.scalars(
         select(OutboxMessage).where(OutboxMessage.wa_message_id == report.wa_message_id).with_for_update()
     ).one_or_none()
     if row is None:
-        if keep_early and report.status in (*RANK, "failed"):
+        if report.status in (*RANK, "failed"):
             session.add(
                 EarlyStatus(
                     wa_message_id=report.wa_message_id,
@@ -66,20 +66,20 @@ def _fail(row: OutboxMessage, report: StatusUpdate, at: dt.datetime) -> bool:
 def apply_early(session: Session, now: dt.datetime, limit: int = 500) -> tuple[int, int]:
     """Apply the kept reports whose rows now have their WhatsApp id; drop those older than a day.
 
-    Returns (applied, dropped). Reports are applied in the order they arrived; ``apply``
-    keeps a row from moving backwards whatever that order.
+    Returns (applied, dropped). Only reports with a row are read, so reports about other
+    messages (sent from elsewhere with the same number) never hold up ours. They are
+    applied in the order they arrived; ``apply`` keeps a row from moving backwards whatever
+    that order.
     """
-    applied = dropped = 0
-    early = session.scalars(select(EarlyStatus).order_by(EarlyStatus.id).limit(limit)).all()
-    for kept in early:
-        report = StatusUpdate(kept.wa_message_id, kept.status, kept.at, kept.error_code, kept.error)
-        known = session.scalar(select(OutboxMessage.id).where(OutboxMessage.wa_message_id == kept.wa_message_id))
-        if known is not None:
-            apply(session, report, now, keep_early=False)
-            applied += 1
-        elif now - kept.received_at < KEEP_EARLY:
-            continue
-        else:
-            dropped += 1
-        session.execute(delete(EarlyStatus).where(EarlyStatus.id == kept.id))
-    return applied, dropped
+    matched = session.scalars(
+        select(EarlyStatus)
+        .join(OutboxMessage, OutboxMessage.wa_message_id == EarlyStatus.wa_message_id)
+        .order_by(EarlyStatus.id)
+        .limit(limit)
+    ).all()
+    for kept in matched:
+        apply(session, StatusUpdate(kept.wa_message_id, kept.status, kept.at, kept.error_code, kept.error), now)
+    if matched:
+        session.execute(delete(EarlyStatus).where(EarlyStatus.id.in_([kept.id for kept in matched])))
+    stale = session.execute(delete(EarlyStatus).where(EarlyStatus.received_at < now - KEEP_EARLY))
+    return len(matched), int(stale.rowcount or 0)

@@ -119,3 +119,19 @@ def test_reports_for_messages_that_never_turn_up_are_dropped_after_a_day(
     with database.unit_of_work() as session:
         assert status.apply_early(session, clock.now()) == (0, 1)
         assert session.scalars(select(EarlyStatus)).all() == []
+
+
+def test_reports_about_other_messages_never_hold_up_ours(database: Database, clock: FrozenClock) -> None:
+    with database.unit_of_work() as session:
+        for i in range(5):  # messages sent from elsewhere with the same number: no row of ours
+            status.apply(session, StatusUpdate(f"wamid.ELSEWHERE{i}", "delivered"), clock.now())
+    row_id = queued_row(database, clock)
+    with database.unit_of_work() as session:
+        status.apply(session, StatusUpdate(WAMID, "read"), clock.now())
+        outbox.mark_sent(session, row_id, WAMID, clock.now())
+    with database.unit_of_work() as session:
+        assert status.apply_early(session, clock.now(), limit=2) == (1, 0)
+    with database.unit_of_work() as session:
+        row = session.get(OutboxMessage, row_id)
+        assert row is not None and row.status == "read"
+        assert len(session.scalars(select(EarlyStatus)).all()) == 5
