@@ -705,7 +705,7 @@ What changed since the first measurement (68 messages/s, 3.3%, p99 about 33 s at
 the request), in the order it was done:
 
 - The webhook verifies, parses and stores (one prebuilt INSERT ... ON CONFLICT DO NOTHING RETURNING on
-  the unique `wa_message_id`, status `received`, on a Core connection, one commit) and answers 200. The
+  the unique `wa_message_id`, status `received`, on a Core connection, autocommitted) and answers 200. The
   handling claims the phone's oldest stored message with a conditional UPDATE (`received` -> `handled`)
   inside its own transaction, so a crash or a database error leaves it `received`; the scheduler's
   `handle_stranded` job (every 15 s) handles any row still `received` after 30 s, and a second claimer
