@@ -4,7 +4,7 @@ VENV  ?= .venv
 PY    := $(VENV)/bin/python
 FLASK := $(VENV)/bin/flask --app wsgi
 
-.PHONY: run test lint types unit venv dev-deps test-deps translations messages migration bench clean
+.PHONY: run test lint types unit venv dev-deps test-deps translations messages revision bench clean
 
 run: venv translations
 	@scripts/run-dev.sh
@@ -42,9 +42,12 @@ test-deps:
 translations: venv
 	@if [ -d bot/translations ]; then $(VENV)/bin/pybabel compile -f -d bot/translations -D messages; fi
 
-# Regenerate the initial migration from the models (only while nothing is deployed).
-migration: dev-deps
-	@scripts/regen-migration.sh
+# A new schema revision from the models' changes: make revision m="what changed" (review the file it writes).
+revision: dev-deps
+	@test -n "$(m)" || { echo 'usage: make revision m="what changed"'; exit 2; }
+	@n=$$(ls migrations/versions/[0-9]*_*.py | wc -l); \
+	  $(VENV)/bin/alembic -c alembic.ini revision --autogenerate --rev-id $$(printf '%04d' $$((n + 1))) -m "$(m)"
+	$(VENV)/bin/ruff format -q migrations/versions
 
 bench: dev-deps test-deps
 	$(PY) bench/ledger.py

@@ -5,7 +5,7 @@ process with its one-line reason, not a traceback.
 """
 
 from loyalty import create_app
-from loyalty.config import ConfigError
+from runtime.config import ConfigError
 
 try:
     app = create_app()

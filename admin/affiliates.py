@@ -14,10 +14,10 @@ from admin import bp
 from admin.forms import ActionForm, PayoutForm, ReasonForm, TermsForm
 from admin.security import EVERYONE, MANAGERS, allow
 from admin.web import actor, make_page, now, offset_for, page_number, unit_of_work
-from domain import affiliates, reports
-from domain.affiliates import Affiliate, Commission, Payout
+from domain import affiliates, exports
+from domain.affiliate_models import Affiliate, Commission, Payout
 from domain.customers import Customer
-from loyalty import services
+from runtime import services
 
 
 @bp.route("/affiliates")
@@ -167,9 +167,9 @@ def payout_csv(payout_id: int) -> ResponseReturnValue:
     db = services.database()
 
     def generate() -> Iterator[str]:
-        yield csv_line(reports.PAYOUT_HEADER)
+        yield csv_line(exports.PAYOUT_HEADER)
         with db.unit_of_work() as session:
-            for row in reports.payout_rows(session, payout_id):
+            for row in exports.payout_rows(session, payout_id):
                 yield csv_line(row)
 
     filename = f"payout-{payout.id}-affiliate-{payout.affiliate_id}.csv"

@@ -12,7 +12,6 @@ from admin import bp
 from admin.forms import ActionForm, ReplyForm, SimulatorForm
 from admin.security import EVERYONE, allow
 from admin.web import PER_PAGE, actor, cc, make_page, now, offset_for, page_number, unit_of_work
-from bot.messages import Reply
 from domain.customers import Customer
 from domain.phones import normalize_phone
 
@@ -41,16 +40,13 @@ def conversations() -> ResponseReturnValue:
 @allow(*EVERYONE)
 def conversation(phone: str) -> ResponseReturnValue:
     from bot import api
-    from bot.conversations import window_open
-    from bot.models import Conversation
 
     e164 = _phone(phone)
-    moment = now()
     with unit_of_work() as db:
         messages = api.thread(db, e164, limit=100)
-        conv = db.get(Conversation, e164)
+        conv = api.conversation_state(db, e164, now())
         customer = db.scalar(select(Customer).where(Customer.phone == e164))
-        is_open = bool(conv is not None and window_open(conv, moment))
+        is_open = bool(conv is not None and conv.window_open)
     return render_template(
         "admin/conversation.html",
         phone=e164,
@@ -104,14 +100,6 @@ def conversation_take_over(phone: str) -> ResponseReturnValue:
     return redirect(url_for("admin.conversation", phone=e164))
 
 
-def reply_lines(reply: Reply) -> list[str]:
-    """A bot reply as text lines, its options numbered like the CLI simulator."""
-    lines = [reply.header or "", reply.body, reply.footer or ""]
-    options = [b.title for b in reply.buttons] + [r.title for s in reply.sections for r in s.rows]
-    lines += [f"{n}. {title}" for n, title in enumerate(options, start=1)]
-    return [line for line in lines if line]
-
-
 @bp.route("/simulator", methods=["GET", "POST"])
 @allow(*EVERYONE)
 def simulator() -> ResponseReturnValue:
@@ -130,7 +118,7 @@ def simulator() -> ResponseReturnValue:
         with unit_of_work() as db:
             replies = api.simulate(db, e164, text, now(), current_app.config)
         history = [*history, {"who": "you", "lines": [text]}]
-        history += [{"who": "bot", "lines": reply_lines(r)} for r in replies]
+        history += [{"who": "bot", "lines": api.reply_lines(r)} for r in replies]
         session["sim_phone"], session["sim_history"] = e164, history[-SIM_HISTORY:]
         return redirect(url_for("admin.simulator"))
     status = 400 if form.errors else 200

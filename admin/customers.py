@@ -15,7 +15,7 @@ from admin.forms import ActionForm, AdjustForm, new_nonce
 from admin.security import EVERYONE, MANAGERS, allow
 from admin.web import actor, cc, make_page, now, offset_for, page_number, unit_of_work
 from domain import audit, customers, ledger, tiers
-from domain.affiliates import Affiliate
+from domain.affiliate_models import Affiliate
 from domain.customers import Customer, set_opt_in
 from domain.errors import InvalidPhone
 from domain.rewards import Redemption

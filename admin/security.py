@@ -17,7 +17,7 @@ from flask_wtf.csrf import CSRFError
 
 from admin import bp, csrf, login_manager
 from domain.users import StaffUser
-from loyalty import services
+from runtime import services
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from admin import bp
 from admin.security import redirect_back
 from domain.errors import DomainError
-from loyalty import services
-from loyalty.config import country_code
+from runtime import services
+from runtime.config import country_code
 
 T = TypeVar("T")
 PER_PAGE = 25

@@ -1,7 +1,9 @@
-"""What the staff console may ask of the bot: simulate, read a thread, reply, take over, hand back.
+"""What the other rooms (the console, the integration API) may ask of the bot.
 
-Every function works inside the caller's unit of work (the console's request)
-and never commits.
+Simulate, read a thread, reply, take over, hand back, list what was sent. This is
+the bot's only door: callers get plain values (``Reply`` and the small records
+below), never the bot's tables, so the bot can change them without breaking its
+callers. Every function works inside the caller's unit of work and never commits.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +25,49 @@ from bot.texts import texts_for
 from domain import audit
 from domain.errors import ValidationError
 from domain.phones import normalize_phone
+
+__all__ = [
+    "OUTBOX_STATUSES",
+    "ConversationState",
+    "Reply",
+    "SentMessage",
+    "conversation_state",
+    "hand_back",
+    "reply_lines",
+    "sent_messages",
+    "simulate",
+    "staff_reply",
+    "take_over",
+    "thread",
+    "waiting",
+]
+
+OUTBOX_STATUSES = ("queued", "sent", "delivered", "read", "failed")
+
+
+@dataclass(frozen=True)
+class ConversationState:
+    """What the console shows about one conversation."""
+
+    phone: str
+    handoff: bool
+    window_open: bool
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """One outbound message and where its delivery stands."""
+
+    id: int
+    phone: str
+    kind: str
+    origin: str
+    status: str
+    preview: str
+    created_at: dt.datetime
+    error_code: str | None
+    error: str | None
+    last_change_at: dt.datetime | None
 
 
 def simulate(session: Session, phone: str, text: str, now: dt.datetime, config: Mapping[str, Any]) -> list[Reply]:
@@ -61,6 +107,14 @@ def take_over(session: Session, phone: str, *, actor: str, now: dt.datetime) -> 
     audit.record(
         session, actor=actor, action="conversation.take_over", entity_type="conversation", entity_id=phone, now=now
     )
+
+
+def conversation_state(session: Session, phone: str, now: dt.datetime) -> ConversationState | None:
+    """The conversation with ``phone``, or None when that number never wrote (nothing is created)."""
+    conv = session.get(Conversation, phone)
+    if conv is None:
+        return None
+    return ConversationState(phone=conv.phone, handoff=conv.handoff, window_open=conversations.window_open(conv, now))
 
 
 def _take(conv: Conversation, now: dt.datetime) -> None:
@@ -126,3 +180,48 @@ def _outbound_text(row: OutboxMessage) -> str:
     options += [r.get("title", "") for s in payload.get("sections", ()) for r in s.get("rows", ())]
     body = str(payload.get("body", ""))
     return body + ("\n" + " | ".join(options) if options else "")
+
+
+def reply_lines(reply: Reply) -> list[str]:
+    """A bot reply as text lines, its options numbered as the CLI simulator numbers them."""
+    lines = [reply.header or "", reply.body, reply.footer or ""]
+    options = [b.title for b in reply.buttons] + [r.title for s in reply.sections for r in s.rows]
+    lines += [f"{n}. {title}" for n, title in enumerate(options, start=1)]
+    return [line for line in lines if line]
+
+
+def sent_messages(
+    session: Session,
+    *,
+    status: str = "",
+    phone: str | None = None,
+    origin: str = "",
+    limit: int = 50,
+    offset: int = 0,
+) -> list[SentMessage]:
+    """Outbound messages, newest first, filtered by status, phone (E.164) and origin."""
+    stmt = select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+    if status in OUTBOX_STATUSES:
+        stmt = stmt.where(OutboxMessage.status == status)
+    if origin:
+        stmt = stmt.where(OutboxMessage.origin == origin[:16])
+    if phone is not None:
+        stmt = stmt.where(OutboxMessage.phone == phone)
+    return [_sent(m) for m in session.scalars(stmt.limit(limit).offset(offset))]
+
+
+def _sent(m: OutboxMessage) -> SentMessage:
+    payload = m.payload or {}
+    preview = payload.get("body") or payload.get("text") or payload.get("name") or ""
+    return SentMessage(
+        id=m.id,
+        phone=m.phone,
+        kind=m.kind,
+        origin=m.origin,
+        status=m.status,
+        preview=str(preview)[:140],
+        created_at=m.created_at,
+        error_code=m.error_code,
+        error=m.error,
+        last_change_at=m.read_at or m.delivered_at or m.sent_at or m.failed_at,
+    )

@@ -18,22 +18,23 @@ finishes the messages in hand, leaves the queued ones to that job, and exits.
 from __future__ import annotations
 
 import atexit
+import importlib
 import logging
 import multiprocessing
 import os
 import queue
 import threading
 import time
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
 from flask import Flask
 
-from bot import pipeline
+from bot import handling, pipeline
 
 log = logging.getLogger(__name__)
 
-DEFAULT_NICE = 10
 RESTART_PAUSE = 2.0  # seconds between two starts of a child that keeps dying
 _SIMPLE = (str, int, float, bool, type(None))
 
@@ -43,7 +44,7 @@ class HandlerProcess:
 
     def __init__(self, app: Flask) -> None:
         self.config = portable_config(app.config)
-        self.nice = configured_nice(app.config)
+        self.nice = handling.configured_nice(app.config)
         self.items: queue.Queue[list[pipeline.Stored] | None] = queue.Queue()
         self.lock = threading.Lock()
         self.started = False
@@ -141,15 +142,22 @@ class HandlerProcess:
         self._stop_child()
 
 
-def configured_nice(config: Any) -> int:
-    """``BOT_HANDLER_NICE`` (a string from the environment, an int from code), or the default."""
-    value = config.get("BOT_HANDLER_NICE")
-    return DEFAULT_NICE if value in (None, "") else int(value)
-
-
 def portable_config(config: Any) -> dict[str, Any]:
     """The settings a child needs to build the same app: the plain values (URLs, secrets, names)."""
     return {key: value for key, value in config.items() if key.isupper() and isinstance(value, _SIMPLE)}
+
+
+def app_factory(config: dict[str, Any]) -> Callable[[dict[str, Any]], Flask]:
+    """The factory that built the parent's app, named in ``APP_FACTORY`` (``module:function``).
+
+    The composition root writes its own import path there, so this package never imports it.
+    """
+    path = str(config.get("APP_FACTORY") or "")
+    module, _, name = path.partition(":")
+    if not module or not name:
+        raise RuntimeError("APP_FACTORY must name the app factory as 'module:function' to start a handler process")
+    factory: Callable[[dict[str, Any]], Flask] = getattr(importlib.import_module(module), name)
+    return factory
 
 
 def run_child(conn: Connection, config: dict[str, Any], nice: int, log_level: int) -> None:
@@ -158,10 +166,9 @@ def run_child(conn: Connection, config: dict[str, Any], nice: int, log_level: in
         os.nice(nice)
     # Logs like its parent (the app configures logging only when nothing else has).
     logging.basicConfig(level=log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from bot import handling, sender
-    from loyalty import create_app
+    from bot import sender
 
-    app = create_app({**config, "BOT_HANDLERS": "threads", "BOT_HANDLER_NICE": 0})
+    app = app_factory(config)({**config, "BOT_HANDLERS": "threads", "BOT_HANDLER_NICE": 0})
     handlers = handling.handlers(app)
     while True:
         try:

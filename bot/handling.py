@@ -10,8 +10,7 @@ handles them (``bot.pipeline`` explains why that handles each message once).
 Where the threads run is ``BOT_HANDLERS``: ``process`` (the default for a served app)
 puts them in a child process of each web worker (``bot.handler_process``), so the
 webhook keeps the CPU first; ``threads`` (the default when ``TESTING``) keeps them in
-the web worker, where tests can wait for them. ``BOT_HANDLE_INLINE`` (tests only)
-handles in the request thread after the commit instead.
+the web worker, where tests can wait for them. ``bot.intake`` makes that choice.
 """
 
 from __future__ import annotations
@@ -21,13 +20,12 @@ import os
 import queue
 import threading
 from collections.abc import Iterable
+from typing import Any
 
 from flask import Flask
 
 from bot import pipeline, sender
-from bot.handler_process import HandlerProcess, configured_nice
 from bot.lanes import PhoneLanes
-from loyalty.config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +56,14 @@ class Handlers(PhoneLanes[pipeline.Stored]):
 
 
 DEFAULT_THREADS = 4
+DEFAULT_NICE = 10
 BATCH = 20  # messages one handler thread takes into one transaction when a backlog has built up
+
+
+def configured_nice(config: Any) -> int:
+    """``BOT_HANDLER_NICE`` (a string from the environment, an int from code), or the default."""
+    value = config.get("BOT_HANDLER_NICE")
+    return DEFAULT_NICE if value in (None, "") else int(value)
 
 
 def lower_priority(nice: int) -> None:
@@ -76,7 +81,7 @@ def lower_priority(nice: int) -> None:
 
 def handle(app: Flask, items: Iterable[pipeline.Stored]) -> None:
     """Handle stored messages (and older ones of the same phones) and send the replies after commit."""
-    from loyalty import services
+    from runtime import services
 
     replies = pipeline.handle_batch(services.database(app), list(items), services.now(app), app.config)
     if replies:
@@ -88,52 +93,6 @@ def handlers(app: Flask) -> Handlers:
     if found is None:
         threads = int(app.config.get("BOT_HANDLER_THREADS") or DEFAULT_THREADS)
         found = app.extensions.setdefault("bot.handlers", Handlers(app, threads))
-    return found
-
-
-def submit(app: Flask, items: list[pipeline.Stored]) -> None:
-    """After the webhook's commit: hand the stored messages to the handler threads."""
-    if not items:
-        return
-    if app.config.get("BOT_HANDLE_INLINE"):
-        try:
-            handle(app, items)
-        except Exception:
-            log.exception("inbound: handling failed; left for the retry job")
-    elif in_child_process(app):
-        child_handlers(app).submit(items)
-    else:
-        handlers(app).submit(items)
-
-
-MODES = ("process", "threads")
-
-
-def mode(app: Flask) -> str:
-    """``BOT_HANDLERS``, or its default: threads under test, a child process otherwise."""
-    return str(app.config.get("BOT_HANDLERS") or ("threads" if app.testing else "process"))
-
-
-def check_mode(app: Flask) -> None:
-    """At start-up, so a typo fails the boot rather than a webhook request."""
-    if mode(app) not in MODES:
-        raise ConfigError(f"BOT_HANDLERS must be one of {', '.join(MODES)}, not {mode(app)!r}")
-
-
-def in_child_process(app: Flask) -> bool:
-    return mode(app) == "process"
-
-
-def warm_up(app: Flask) -> None:
-    """On a worker's first request: start its handler process, which takes a second to import the app."""
-    if in_child_process(app) and not app.config.get("BOT_HANDLE_INLINE"):
-        child_handlers(app).start_early()
-
-
-def child_handlers(app: Flask) -> HandlerProcess:
-    found: HandlerProcess | None = app.extensions.get("bot.handler_process")
-    if found is None:
-        found = app.extensions.setdefault("bot.handler_process", HandlerProcess(app))
     return found
 
 

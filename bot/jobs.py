@@ -20,7 +20,7 @@ from bot.sender import Sender, deliver_many, send_now, sender_for, sender_thread
 from domain.customers import Customer
 from domain.db import Database
 from domain.notifications import Notification
-from loyalty import services
+from runtime import services
 
 log = logging.getLogger(__name__)
 

@@ -272,7 +272,7 @@ def sender_threads(config: Any) -> int:
 def send_now(app: Flask, batch: Sequence[outbox.Outgoing]) -> None:
     """Send committed outbox rows from this thread: rows created claimed for us straight away,
     others after claiming them."""
-    from loyalty import services
+    from runtime import services
 
     db, snd = services.database(app), sender_for(app)
 

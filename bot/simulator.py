@@ -23,7 +23,7 @@ from bot import engine
 from bot.messages import Incoming, Reply
 from domain.errors import InvalidPhone
 from domain.phones import normalize_phone
-from loyalty import services
+from runtime import services
 
 PROMPT = "you> "
 

@@ -22,9 +22,9 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pywa import WhatsApp
 from pywa import utils as wa_utils
 
-from bot import handling, inbound, pipeline, status
-from loyalty import services
-from loyalty.config import country_code
+from bot import inbound, intake, pipeline, status
+from runtime import services
+from runtime.config import country_code
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ bp = Blueprint("webhook", __name__)
 
 
 def init_app(app: Flask) -> None:
-    handling.check_mode(app)
+    intake.check_mode(app)
     app.extensions["bot.webhook"] = _verifier(app.config)
     app.register_blueprint(bp)
 
@@ -61,7 +61,7 @@ def _wa() -> WhatsApp:
 @bp.before_app_request
 def _warm_up() -> None:
     # Usually Meta's verification handshake or a health check comes first.
-    handling.warm_up(current_app._get_current_object())  # type: ignore[attr-defined]
+    intake.warm_up(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 @bp.get("/webhook")
@@ -111,5 +111,5 @@ def _handle(app: Flask, update: inbound.Update) -> tuple[Response, int]:
     except Exception:
         log.exception("webhook: could not store an update; Meta will redeliver it")
         return jsonify(error="temporarily unavailable"), 500
-    handling.submit(app, stored)
+    intake.submit(app, stored)
     return jsonify(status="ok"), 200

@@ -10,6 +10,7 @@ from sqlalchemy import ForeignKey, String, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from domain.affiliate_models import Affiliate
 from domain.codes import clean_code, random_code
 from domain.db import Base, UTCDateTime, utcnow
 from domain.errors import NotFound, ValidationError
@@ -138,8 +139,7 @@ def _fill_blanks(customer: Customer, new: NewCustomer) -> None:
 
 
 def unique_referral_code(session: Session) -> str:
-    from domain.affiliates import Affiliate
-
+    """A code no customer and no affiliate has: both kinds are typed into the same ``JOIN <code>``."""
     while True:
         code = random_code(REFERRAL_CODE_LENGTH)
         taken = session.scalar(select(Customer.id).where(Customer.referral_code == code)) or session.scalar(

@@ -1,6 +1,6 @@
 """Import every domain model so that ``Base.metadata`` is complete (for Alembic)."""
 
-from domain.affiliates import Affiliate, Commission, Payout
+from domain.affiliate_models import Affiliate, Commission, Payout
 from domain.audit import AuditEntry
 from domain.customers import Customer
 from domain.earning import Campaign

@@ -10,7 +10,7 @@ month differs between the backends and lives in ``month_bucket``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -20,15 +20,12 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from domain.affiliates import Affiliate, Commission
 from domain.customers import SOURCES, Customer
 from domain.db import money
 from domain.ledger import KINDS, LedgerEntry
-from domain.rewards import Redemption, Reward
 from domain.rules import ProgramRules
 
 ACTIVE_DAYS = 30
-STREAM_BATCH = 1000
 _FAR_FUTURE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 
 
@@ -255,161 +252,3 @@ def new_members_by_month(
         if month_key(month, keys) in counts:
             counts[month_key(month, keys)][source] = int(count)
     return [(key, counts.get(key, {})) for key in keys]
-
-
-# ---- CSV reports -----------------------------------------------------------------------------
-
-REPORTS = ("members", "ledger", "redemptions", "commissions")
-
-
-def report_header(kind: str) -> list[str]:
-    return {
-        "members": [
-            "id",
-            "phone",
-            "name",
-            "source",
-            "tier",
-            "points_balance",
-            "lifetime_points",
-            "opted_in",
-            "referral_code",
-            "created_at",
-            "last_active_at",
-        ],
-        "ledger": ["id", "customer_id", "kind", "delta", "description", "actor", "idempotency_key", "created_at"],
-        "redemptions": [
-            "id",
-            "customer_id",
-            "reward",
-            "points_cost",
-            "voucher_code",
-            "status",
-            "issued_at",
-            "fulfilled_at",
-            "cancelled_at",
-        ],
-        "commissions": [
-            "id",
-            "affiliate_id",
-            "affiliate",
-            "customer_id",
-            "order_id",
-            "kind",
-            "amount",
-            "currency",
-            "status",
-            "created_at",
-            "paid_at",
-            "payout_id",
-        ],
-    }[kind]
-
-
-def report_rows(session: Session, kind: str, start: dt.datetime, end: dt.datetime) -> Iterator[list[Any]]:
-    """The rows of one report created in ``[start, end)``, streamed in batches, oldest first."""
-    if kind not in REPORTS:
-        raise ValueError(f"unknown report {kind}")
-    stmt = _report_query(kind, start, end).execution_options(yield_per=STREAM_BATCH)
-    for row in session.execute(stmt):
-        yield [_cell(value) for value in row]
-
-
-def _report_query(kind: str, start: dt.datetime, end: dt.datetime) -> Select[*tuple[Any, ...]]:
-    if kind == "members":
-        c = Customer
-        return (
-            select(
-                c.id,
-                c.phone,
-                c.name,
-                c.source,
-                c.tier,
-                c.points_balance,
-                c.lifetime_points,
-                c.opted_in,
-                c.referral_code,
-                c.created_at,
-                c.last_active_at,
-            )
-            .where(c.created_at >= start, c.created_at < end)
-            .order_by(c.created_at, c.id)
-        )
-    if kind == "ledger":
-        e = LedgerEntry
-        return (
-            select(e.id, e.customer_id, e.kind, e.delta, e.description, e.actor, e.idempotency_key, e.created_at)
-            .where(e.created_at >= start, e.created_at < end)
-            .order_by(e.created_at, e.id)
-        )
-    if kind == "redemptions":
-        r = Redemption
-        return (
-            select(
-                r.id,
-                r.customer_id,
-                Reward.name,
-                r.points_cost,
-                r.voucher_code,
-                r.status,
-                r.issued_at,
-                r.fulfilled_at,
-                r.cancelled_at,
-            )
-            .join(Reward, Reward.id == r.reward_id)
-            .where(r.issued_at >= start, r.issued_at < end)
-            .order_by(r.issued_at, r.id)
-        )
-    m = Commission
-    return (
-        select(
-            m.id,
-            m.affiliate_id,
-            Affiliate.name,
-            m.customer_id,
-            m.order_id,
-            m.kind,
-            m.amount,
-            m.currency,
-            m.status,
-            m.created_at,
-            m.paid_at,
-            m.payout_id,
-        )
-        .join(Affiliate, Affiliate.id == m.affiliate_id)
-        .where(m.created_at >= start, m.created_at < end)
-        .order_by(m.created_at, m.id)
-    )
-
-
-def payout_rows(session: Session, payout_id: int) -> Iterator[list[Any]]:
-    """The commissions settled by one payout, for the payout's CSV."""
-    stmt = (
-        select(
-            Commission.id,
-            Commission.customer_id,
-            Commission.order_id,
-            Commission.kind,
-            Commission.amount,
-            Commission.currency,
-            Commission.created_at,
-            Commission.paid_at,
-        )
-        .where(Commission.payout_id == payout_id)
-        .order_by(Commission.id)
-    )
-    for row in session.execute(stmt):
-        yield [_cell(value) for value in row]
-
-
-PAYOUT_HEADER = ["commission_id", "customer_id", "order_id", "kind", "amount", "currency", "created_at", "paid_at"]
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).isoformat(timespec="seconds")
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if value is None:
-        return ""
-    return value

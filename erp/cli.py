@@ -15,7 +15,7 @@ from erp import sync
 from erp.mapping import SYNCED, MappingError, describe
 from erp.quarantine import open_count, open_rows
 from erp.reader import ErpError
-from loyalty import services
+from runtime import services
 
 erp_group = AppGroup("erp", help="The ERP connection and sync.")
 QUARANTINE_SHOWN = 20

@@ -31,8 +31,8 @@ from erp.apply import Batch, Counts, Settings, apply_batch, source_key
 from erp.mapping import SYNCED, Mapping, MappingError, load_mapping
 from erp.models import SyncRun
 from erp.reader import ErpError, MappingMismatch, Reader, ReaderFactory, Row, odbc_factory
-from loyalty import services
-from loyalty.config import country_code
+from runtime import services
+from runtime.config import country_code
 
 log = logging.getLogger(__name__)
 

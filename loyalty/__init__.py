@@ -1,4 +1,4 @@
-"""The composition root: configuration, the app factory, the CLI and the scheduler."""
+"""The composition root: the app factory, the CLI and the scheduler. Nothing imports it."""
 
 from loyalty.app import create_app
 

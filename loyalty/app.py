@@ -1,4 +1,4 @@
-"""The app factory: wires ``domain``, ``bot``, ``erp`` and ``admin`` together."""
+"""The app factory: wires ``domain``, ``runtime``, ``bot``, ``erp`` and ``admin`` together."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flask import Flask
 
 from domain.clock import SystemClock
 from domain.db import Database
-from loyalty import config as cfg
+from runtime import config as cfg
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(Path.cwd() / "instance"))
     app.config.from_mapping(cfg.from_environment())
+    # As data, so a package that builds the same app elsewhere (the bot's handler process) never imports us.
+    app.config["APP_FACTORY"] = f"{__name__}:{create_app.__name__}"
     if test_config:
         app.config.from_mapping(test_config)
     cfg.check_production(app.config)

@@ -23,8 +23,8 @@ from domain.errors import DomainError
 from domain.rules import load_rules
 from domain.timeutil import add_months
 from domain.users import create_user
-from loyalty import services
-from loyalty.config import country_code
+from runtime import services
+from runtime.config import country_code
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 
 from domain.system import last_beat
 from erp.models import SyncRun
-from loyalty import services
+from runtime import services
 
 SCHEDULER_STALE_SECONDS = 180
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from domain import expiry, rewards, tiers
 from domain.rules import load_rules
 from domain.system import beat
-from loyalty import services
+from runtime import services
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from domain import affiliates, ledger, rewards
-from domain.affiliates import Affiliate, Commission
+from domain.affiliate_models import Affiliate, Commission
 from domain.customers import Customer
 from domain.db import Database
 from domain.rewards import Reward

@@ -20,11 +20,11 @@ from flask import Flask
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from bot import handling
+from bot import intake
 from bot.handler_process import HandlerProcess, portable_config
 from bot.models import InboundMessage
 from domain.db import Database
-from loyalty.config import ConfigError
+from runtime.config import ConfigError
 from tests.conftest import APP_SECRET, app_config
 from tests.e2e import meta
 from tests.e2e.conftest import TOKEN
@@ -122,13 +122,13 @@ def test_the_default_is_a_child_process_except_under_test(database: Database) ->
 
     served_app = create_app({**app_config(database.url), "TESTING": False})
     tested_app = create_app(app_config(database.url))
-    assert handling.in_child_process(served_app)
-    assert not handling.in_child_process(tested_app)
+    assert intake.in_child_process(served_app)
+    assert not intake.in_child_process(tested_app)
 
 
 @pytest.mark.parametrize(("value", "nice"), [(None, 10), ("", 10), ("19", 19), (0, 0)])
 def test_the_handlers_priority_comes_from_the_environment_or_the_default(value: Any, nice: int) -> None:
-    from bot.handler_process import configured_nice
+    from bot.handling import configured_nice
 
     assert configured_nice({"BOT_HANDLER_NICE": value}) == nice
 

@@ -12,7 +12,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from domain import affiliates, rewards
-from domain.affiliates import Affiliate, Commission, Payout
+from domain.affiliate_models import Affiliate, Commission, Payout
 from domain.audit import AuditEntry
 from domain.customers import Customer
 from domain.db import Database

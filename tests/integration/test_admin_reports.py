@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from domain import ledger, reports
+from domain import exports, ledger, reports
 from domain.customers import NewCustomer, enrol
 from domain.db import Database
 from domain.rules import ProgramRules
@@ -83,9 +83,9 @@ def test_reports_stream_rows_in_the_date_range(database: Database) -> None:
         credit(session, a, 40, NOW - dt.timedelta(days=5), "k1")
     with database.unit_of_work() as session:
         since, until = NOW - dt.timedelta(days=30), NOW
-        members = list(reports.report_rows(session, "members", since, until))
-        entries = list(reports.report_rows(session, "ledger", since, until))
+        members = list(exports.report_rows(session, "members", since, until))
+        entries = list(exports.report_rows(session, "ledger", since, until))
     assert [row[1] for row in members] == ["+919800000001"]
-    assert len(members[0]) == len(reports.report_header("members"))
+    assert len(members[0]) == len(exports.report_header("members"))
     assert entries[0][2:4] == ["earn", 40]
     assert entries[0][-1].endswith("+00:00")

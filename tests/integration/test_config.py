@@ -14,7 +14,7 @@ import pytest
 from domain.db import Database
 from domain.system import beat
 from loyalty import create_app
-from loyalty.config import REQUIRED_IN_PRODUCTION, ConfigError, check_production, country_code, from_environment
+from runtime.config import REQUIRED_IN_PRODUCTION, ConfigError, check_production, country_code, from_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = {

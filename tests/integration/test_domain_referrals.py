@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from domain import affiliates, ledger, referrals
-from domain.affiliates import Affiliate, Commission
+from domain.affiliate_models import Affiliate, Commission
 from domain.audit import AuditEntry
 from domain.customers import Customer
 from domain.db import Database

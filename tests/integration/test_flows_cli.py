@@ -12,8 +12,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from domain.customers import Customer
-from loyalty import services
 from loyalty.migrate import upgrade
+from runtime import services
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -23,4 +23,4 @@ def test_models_and_migration_head_agree(database: Database) -> None:
         warnings.filterwarnings("ignore", message="autogenerate skipping", category=UserWarning)
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(context, Base.metadata)
-    assert diff == [], f"models and migrations differ; run `make migration` or add a revision: {diff}"
+    assert diff == [], f"models and migrations differ; add a revision (`make revision m=...`): {diff}"

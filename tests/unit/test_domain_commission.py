@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from domain.affiliates import Affiliate, commission_for, in_window
+from domain.affiliate_models import Affiliate
+from domain.affiliates import commission_for, in_window
 from domain.customers import Customer
 from domain.rewards import REFUND_GRACE, refund_expiry
 

@@ -17,7 +17,7 @@ from domain.customers import Customer
 from domain.sales import Order
 from erp import jobs, lock, sync
 from erp.models import SyncLease, SyncRun
-from loyalty import services
+from runtime import services
 from tests.conftest import app_config
 from tests.fakes import FrozenClock
 from tests.fakes_erp import FakeReader

@@ -15,7 +15,7 @@ from bot.models import Conversation, OutboxMessage
 from domain.customers import Customer, NewCustomer, enrol
 from domain.notifications import Notification
 from domain.notifications import notify as record
-from loyalty import services
+from runtime import services
 from tests.fakes import FrozenClock
 from tests.integration.bot.conftest import FakeSender
 

@@ -12,7 +12,7 @@ from bot.messages import Button, Reply, Row, Section, Template
 from bot.models import OutboxMessage
 from bot.sender import SendError, deliver, deliver_many, dispatcher
 from domain.db import Database
-from loyalty import services
+from runtime import services
 from tests.fakes import FrozenClock
 from tests.integration.bot.conftest import FakeSender
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 from bot import conversations, jobs, pipeline
 from bot.messages import Incoming
 from bot.models import Conversation, InboundMessage, OutboxMessage
-from loyalty import services
+from runtime import services
 from tests.e2e import meta
 from tests.fakes import FrozenClock
 from tests.integration.bot.conftest import FakeSender, Poster, StubEngine

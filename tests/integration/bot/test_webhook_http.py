@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from bot.models import InboundMessage, OutboxMessage
 from domain.db import Database
-from loyalty import services
+from runtime import services
 from tests.conftest import VERIFY_TOKEN
 from tests.e2e import meta
 from tests.integration.bot.conftest import FakeSender, Poster

@@ -13,7 +13,7 @@ from domain.ledger import LedgerEntry, verify
 from domain.sales import Order
 from erp import sync
 from erp.models import SyncRun
-from loyalty import services
+from runtime import services
 from tests.integration.erp.conftest import small_batches
 from tests.integration.erp.layout import ErpDb
 

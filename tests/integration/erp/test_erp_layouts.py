@@ -12,7 +12,7 @@ from domain.customers import Customer
 from domain.sales import Order
 from erp import sync
 from erp.models import QuarantinedRow
-from loyalty import services
+from runtime import services
 from tests.integration.erp.layout import ErpDb
 
 HERE = Path(__file__).resolve().parent

@@ -15,7 +15,7 @@ from domain.notifications import Notification
 from domain.sales import Order, Product
 from erp import sync
 from erp.models import QuarantinedRow, SyncRun, SyncWatermark
-from loyalty import services
+from runtime import services
 from tests.integration.erp.conftest import small_batches
 from tests.integration.erp.layout import T0, ErpDb
 

@@ -1,4 +1,4 @@
-"""Access to what the factory wired, for the edges (``bot``, ``admin``, ``erp``, CLI)."""
+"""Access to what the factory wired (database, clock), for the edges (``bot``, ``admin``, ``erp``, ``api``, CLI)."""
 
 from __future__ import annotations
 
