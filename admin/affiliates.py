@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -180,7 +180,7 @@ def payout_csv(payout_id: int) -> ResponseReturnValue:
     )
 
 
-def csv_line(row: list[object]) -> str:
+def csv_line(row: Sequence[object]) -> str:
     buffer = io.StringIO()
     csv.writer(buffer).writerow([_safe_cell(v) for v in row])
     return buffer.getvalue()

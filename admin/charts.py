@@ -33,8 +33,8 @@ def nice_max(value: float) -> float:
     """A round upper bound for the axis (1, 2, 2.5 or 5 times a power of ten)."""
     if value <= 0:
         return 1.0
-    power = 10 ** (len(str(int(value))) - 1)
-    for step in (1, 2, 2.5, 5, 10):
+    power = 10.0 ** (len(str(int(value))) - 1)
+    for step in (1.0, 2.0, 2.5, 5.0, 10.0):
         if value <= step * power:
             return step * power
     return 10.0 * power

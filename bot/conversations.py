@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
@@ -52,7 +52,7 @@ WRITABLE = (
     "flood_count",
     "muted_until",
 )
-_table = Conversation.__table__
+_table = cast(Table, Conversation.__table__)
 _SAVE = (
     update(_table)
     .where(_table.c.phone == bindparam("b_phone"))

@@ -13,9 +13,9 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, case, exists, literal, select, true, update
+from sqlalchemy import Table, bindparam, case, exists, literal, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -96,7 +96,7 @@ def outgoing(row: OutboxMessage) -> Outgoing:
     return Outgoing(row.id, row.phone, message_of(row), lease)
 
 
-_table = OutboxMessage.__table__
+_table = cast(Table, OutboxMessage.__table__)
 _ANY_PENDING = select(_table.c.id).where(_table.c.phone == bindparam("phone"), _table.c.status.in_(PENDING)).limit(1)
 
 
@@ -129,7 +129,7 @@ def claim_many(session: Session, ids: Sequence[int], now: dt.datetime) -> list[O
     """
     if not ids:
         return []
-    table = OutboxMessage.__table__
+    table = _table
     earlier = table.alias("earlier")
     blocked = exists().where(
         earlier.c.phone == table.c.phone,
@@ -203,7 +203,7 @@ def mark_sent_many(session: Session, sent: Sequence[tuple[int, str]], now: dt.da
     """Record WhatsApp's ids for rows it accepted (one statement, many parameter sets)."""
     if not sent:
         return
-    table = OutboxMessage.__table__
+    table = cast(Table, OutboxMessage.__table__)
     stmt = (
         update(table)
         .where(table.c.id == bindparam("outbox_id"), table.c.status == "sending")

@@ -16,9 +16,9 @@ from typing import Any, Protocol
 
 import httpx
 from flask import Flask
-from pywa import WhatsApp
-from pywa import types as wa_types
+from pywa.client import WhatsApp
 from pywa.errors import WhatsAppError
+from pywa.types.callback import Button, Section, SectionList, SectionRow
 from pywa.types.templates import TemplateLanguage
 from sqlalchemy.orm import Session
 
@@ -77,14 +77,13 @@ class PywaSender:
             return self._send_template(to, message)
         header, footer = message.header, message.footer
         if message.kind == "buttons":
-            buttons = [wa_types.Button(title=b.title, callback_data=b.id) for b in message.buttons]
+            buttons = [Button(title=b.title, callback_data=b.id) for b in message.buttons]
             return self.client.send_message(to, message.body, header, footer, buttons).id
         if message.kind == "list":
             sections = [
-                wa_types.Section(s.title, [wa_types.SectionRow(r.title, r.id, r.description) for r in s.rows])
-                for s in message.sections
+                Section(s.title, [SectionRow(r.title, r.id, r.description) for r in s.rows]) for s in message.sections
             ]
-            listing = wa_types.SectionList(button_title=message.list_button or "Menu", sections=sections)
+            listing = SectionList(button_title=message.list_button or "Menu", sections=sections)
             return self.client.send_message(to, message.body, header, footer, listing).id
         return self.client.send_message(to, message.body, preview_url=message.preview_url).id
 

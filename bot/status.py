@@ -81,5 +81,5 @@ def apply_early(session: Session, now: dt.datetime, limit: int = 500) -> tuple[i
         apply(session, StatusUpdate(kept.wa_message_id, kept.status, kept.at, kept.error_code, kept.error), now)
     if matched:
         session.execute(delete(EarlyStatus).where(EarlyStatus.id.in_([kept.id for kept in matched])))
-    stale = session.execute(delete(EarlyStatus).where(EarlyStatus.received_at < now - KEEP_EARLY))
+    stale = session.connection().execute(delete(EarlyStatus).where(EarlyStatus.received_at < now - KEEP_EARLY))
     return len(matched), int(stale.rowcount or 0)

@@ -19,8 +19,8 @@ import logging
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
-from pywa import WhatsApp
 from pywa import utils as wa_utils
+from pywa.client import WhatsApp
 
 from bot import inbound, intake, pipeline, status
 from runtime import services

@@ -12,6 +12,7 @@ import logging
 import zoneinfo
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -263,7 +264,7 @@ def _lines(run: _Run, rows: Sequence[Row]) -> tuple[LineData, ...]:
                 amount=values["amount"],
                 erp_product_id=values.get("erp_product_id"),
                 category=category,
-                qty=values.get("qty") if values.get("qty") is not None else LineData.qty,
+                qty=Decimal(values["qty"]) if values.get("qty") is not None else LineData.qty,
             )
         )
     return tuple(sorted(lines, key=lambda line: line.line_no))

@@ -80,8 +80,12 @@ def _lease(db: Database, holder: str, now: Callable[[], dt.datetime]) -> Iterato
     if not _take_lease(db, holder, now()):
         yield None
         return
+
+    def renew() -> None:
+        _take_lease(db, holder, now())
+
     try:
-        yield Held(lambda: _take_lease(db, holder, now()))
+        yield Held(renew)
     finally:
         with db.unit_of_work() as session:
             session.execute(delete(SyncLease).where(SyncLease.name == LEASE_NAME, SyncLease.holder == holder))

@@ -239,7 +239,11 @@ def _retry_quarantined(job: _Job, entity: str) -> None:
         keys = [key for _, key in pending if key is not None]
         rows = job.reader.fetch(queries.by_keys(spec, keys)) if keys else []
         gone = {str(k).strip()[:64] for k in keys} - {source_key(job.mapping, entity, r) for r in rows}
-        _commit(job, _batch(job, entity, rows), lambda s, g=gone: quarantine.resolve(s, entity, g, job.now()))  # type: ignore[misc]
+
+        def resolve(session: Session, gone: set[str] = gone) -> None:
+            quarantine.resolve(session, entity, gone, job.now())
+
+        _commit(job, _batch(job, entity, rows), resolve)
 
 
 def _start(db: Database, now: dt.datetime, names: list[str], full: bool, trigger: str) -> int:
