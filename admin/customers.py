@@ -14,9 +14,9 @@ from admin import bp
 from admin.forms import ActionForm, AdjustForm, new_nonce
 from admin.security import EVERYONE, MANAGERS, allow
 from admin.web import actor, cc, make_page, now, offset_for, page_number, unit_of_work
-from domain import audit, customers, ledger, tiers
+from domain import audit, consents, customers, ledger, tiers
 from domain.affiliate_models import Affiliate
-from domain.customers import Customer, set_opt_in
+from domain.customers import Customer
 from domain.errors import InvalidPhone
 from domain.rewards import Redemption
 from domain.rules import load_rules
@@ -136,7 +136,11 @@ def customer_opt_out(customer_id: int) -> ResponseReturnValue:
     moment = now()
     with unit_of_work() as session:
         customer = ledger.lock_customer(session, customer_id)
-        if set_opt_in(customer, False, "staff", moment):
+        withdrawn = [
+            consents.record(session, customer, purpose, False, channel="console", now=moment, actor=actor())
+            for purpose in consents.PURPOSES
+        ]
+        if any(withdrawn):
             audit.record(
                 session,
                 actor=actor(),

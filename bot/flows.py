@@ -25,8 +25,8 @@ from bot.keywords import Command, is_command_word, normalize, yes_or_no
 from bot.messages import MAX_ROW_DESCRIPTION, MAX_ROW_TITLE, Incoming, Reply
 from bot.models import Conversation
 from bot.texts import LANGUAGES, N_, Texts, texts_for
-from domain import affiliates, expiry, ledger, referrals, rewards, tiers
-from domain.customers import Customer, NewCustomer, enrol, find_by_phone, set_opt_in
+from domain import affiliates, consents, expiry, ledger, referrals, rewards, tiers
+from domain.customers import Customer, NewCustomer, enrol, find_by_phone
 from domain.errors import (
     DomainError,
     InsufficientPoints,
@@ -225,7 +225,7 @@ def consent(turn: Turn) -> list[Reply]:
     if answer is None:
         return [consent_question(turn)]
     customer = turn.require_customer()
-    set_opt_in(customer, answer, CONSENT_SOURCE, turn.now)
+    consents.record(turn.session, customer, consents.SERVICE, answer, channel=CONSENT_SOURCE, now=turn.now)
     t = turn.t
     if answer:
         ack = t._("Thank you! We will keep you posted.")
@@ -727,7 +727,9 @@ def hand_off(turn: Turn) -> list[Reply]:
 def stop(turn: Turn) -> list[Reply]:
     customer = turn.customer
     if customer is not None:
-        set_opt_in(customer, False, CONSENT_SOURCE, turn.now)
+        # STOP ends every message we send first: service updates and marketing alike.
+        for purpose in consents.PURPOSES:
+            consents.record(turn.session, customer, purpose, False, channel=CONSENT_SOURCE, now=turn.now)
     return [
         rp.text(
             turn.t._(
@@ -740,7 +742,7 @@ def stop(turn: Turn) -> list[Reply]:
 
 def start_again(turn: Turn) -> list[Reply]:
     customer = turn.require_customer()
-    set_opt_in(customer, True, CONSENT_SOURCE, turn.now)
+    consents.record(turn.session, customer, consents.SERVICE, True, channel=CONSENT_SOURCE, now=turn.now)
     done = rp.text(turn.t._("Welcome back! You will get loyalty updates again. Send STOP to end them."))
     if turn.conv.handoff:
         return [done]

@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ForeignKey, String, func, or_, select
+from sqlalchemy import Date, ForeignKey, String, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -33,9 +33,16 @@ class Customer(Base):
     erp_customer_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     wa_user_id: Mapped[str | None] = mapped_column(String(128), index=True)
 
-    opted_in: Mapped[bool] = mapped_column(default=False)
+    # Consent flags: a cache of the newest row per purpose in the consent ledger (``domain.consents``).
+    opted_in: Mapped[bool] = mapped_column(default=False)  # service messages
     opt_in_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     opt_in_source: Mapped[str | None] = mapped_column(String(32))
+    marketing_opt_in: Mapped[bool] = mapped_column(default=False, server_default=false())
+    marketing_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    birthday: Mapped[dt.date | None] = mapped_column(Date)
+    # A test member (the console's simulator acts only on these); left out of reports and dashboards.
+    is_test: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     tier: Mapped[str] = mapped_column(String(16), default="silver")
     tier_changed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -114,6 +121,8 @@ def enrol(session: Session, new: NewCustomer, now: dt.datetime, country_code: in
         points_owed=0,
         lifetime_points=0,
         opted_in=False,
+        marketing_opt_in=False,
+        is_test=False,
     )
     try:
         with session.begin_nested():
@@ -147,16 +156,6 @@ def unique_referral_code(session: Session) -> str:
         )
         if not taken:
             return code
-
-
-def set_opt_in(customer: Customer, opted_in: bool, source: str, now: dt.datetime) -> bool:
-    """Record consent; returns whether it changed."""
-    if customer.opted_in == opted_in and customer.opt_in_changed_at is not None:
-        return False
-    customer.opted_in = opted_in
-    customer.opt_in_changed_at = now
-    customer.opt_in_source = source
-    return True
 
 
 def search(session: Session, query: str, country_code: int = 91, limit: int = 50, offset: int = 0) -> list[Customer]:

@@ -2,6 +2,7 @@
 
 from domain.affiliate_models import Affiliate, Commission, Payout
 from domain.audit import AuditEntry
+from domain.consents import Consent
 from domain.customers import Customer
 from domain.earning import Campaign
 from domain.ledger import LedgerEntry
@@ -17,6 +18,7 @@ __all__ = [
     "AuditEntry",
     "Campaign",
     "Commission",
+    "Consent",
     "Customer",
     "Heartbeat",
     "LedgerEntry",

@@ -8,8 +8,8 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain import affiliates, orders, referrals, rewards
-from domain.customers import Customer, NewCustomer, enrol, set_opt_in
+from domain import affiliates, consents, orders, referrals, rewards
+from domain.customers import Customer, NewCustomer, enrol
 from domain.rules import load_rules
 
 DEMO_CUSTOMERS = [
@@ -40,7 +40,8 @@ def seed(session: Session, now: dt.datetime, country_code: int = 91, *, if_empty
             now - dt.timedelta(days=200),
             country_code,
         )
-        set_opt_in(customer, True, "demo", now - dt.timedelta(days=200))
+        for purpose in consents.PURPOSES:
+            consents.record(session, customer, purpose, True, channel="demo", now=now - dt.timedelta(days=200))
         people.append(customer)
     for name, cost, stock, limit in DEMO_REWARDS:
         exists = session.scalar(select(rewards.Reward.id).where(rewards.Reward.name == name))
@@ -64,7 +65,8 @@ def seed(session: Session, now: dt.datetime, country_code: int = 91, *, if_empty
     )
     if created:
         affiliates.attribute(session, newcomer, partner, now - dt.timedelta(days=20), is_new=True)
-        set_opt_in(newcomer, True, "demo", now - dt.timedelta(days=20))
+        for purpose in consents.PURPOSES:
+            consents.record(session, newcomer, purpose, True, channel="demo", now=now - dt.timedelta(days=20))
     friend = people[4]
     if friend.referred_by_id is None:
         friend.created_at = now - dt.timedelta(days=10)

@@ -136,7 +136,7 @@ def test_staff_can_record_an_opt_out(app: Flask, database: Database, clock: Froz
     client.post(f"/admin/customers/{asha}/opt-out", data={"csrf_token": token})
     with database.unit_of_work() as session:
         customer = session.get(Customer, asha)
-        assert customer is not None and customer.opted_in is False and customer.opt_in_source == "staff"
+        assert customer is not None and customer.opted_in is False and customer.opt_in_source == "console"
     assert count(database, AuditEntry, AuditEntry.action == "customer.opt_out") == 1
 
 

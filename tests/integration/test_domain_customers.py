@@ -1,13 +1,12 @@
-"""Customers: one per E.164 phone, whatever format; consent with time and source; search."""
+"""Customers: one per E.164 phone, whatever format; search."""
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 
 import pytest
 
-from domain.customers import Customer, NewCustomer, enrol, get_by_phone, search, set_opt_in
+from domain.customers import Customer, NewCustomer, enrol, get_by_phone, search
 from domain.db import Database
 from domain.errors import InvalidPhone, NotFound, ValidationError
 from tests.domain_factories import NOW
@@ -55,17 +54,6 @@ def test_referral_codes_are_unique(database: Database) -> None:
     with database.unit_of_work() as s:
         codes = {enrol(s, NewCustomer(phone=f"+9198100{i:05d}"), NOW)[0].referral_code for i in range(200)}
         assert len(codes) == 200
-
-
-def test_opt_in_keeps_time_and_source(database: Database) -> None:
-    later = NOW + dt.timedelta(hours=2)
-    with database.unit_of_work() as s:
-        c, _ = enrol(s, NewCustomer(phone="9812345678"), NOW)
-        assert set_opt_in(c, True, "whatsapp", NOW)
-        assert not set_opt_in(c, True, "whatsapp", later)
-        assert (c.opted_in, c.opt_in_changed_at, c.opt_in_source) == (True, NOW, "whatsapp")
-        assert set_opt_in(c, False, "stop-keyword", later)
-        assert (c.opted_in, c.opt_in_changed_at, c.opt_in_source) == (False, later, "stop-keyword")
 
 
 def test_search_by_phone_in_any_format_code_or_name(database: Database) -> None:

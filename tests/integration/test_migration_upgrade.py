@@ -17,7 +17,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
-from domain import customers, ledger
+from domain import consents, customers, ledger
 from domain.db import Database
 from domain.rules import load_rules
 from loyalty.migrate import alembic_config, upgrade
@@ -72,6 +72,13 @@ def test_data_from_0001_survives_the_upgrade_to_head(url_at_0001: str) -> None:
             assert (asha.name, asha.points_balance, asha.tier) == ("Asha Verma", 277, "gold")
             ravi = customers.get_by_phone(session, "+919876543210")
             assert (ravi.language, ravi.opted_in, ravi.referral_code) == ("hi", True, "96YKDW")
+            # 0002: the opt-in flag is carried into the consent ledger; marketing starts withdrawn.
+            carried = consents.history(session, ravi.id)
+            assert [(c.purpose, c.granted, c.channel, c.actor) for c in carried] == [
+                ("service", True, "migration", "demo")
+            ]
+            assert carried[0].recorded_at == ravi.opt_in_changed_at
+            assert not ravi.marketing_opt_in and consents.mismatches(session) == []
             rules = load_rules(session)
             assert (rules.points_per_unit, rules.expiry_months, rules.point_value) == (2, 18, Decimal("0.50"))
         # Sequences carried on: a new member gets a fresh id, not one of the loaded rows'.
