@@ -13,8 +13,8 @@ from sqlalchemy import select
 from bot import engine
 from bot.messages import Incoming, Reply
 from bot.models import Conversation
-from domain import affiliates, ledger, orders, rewards
-from domain.customers import Customer, NewCustomer, enrol, set_opt_in
+from domain import affiliates, consents, ledger, orders, rewards
+from domain.customers import Customer, NewCustomer, enrol
 from domain.db import Database
 from domain.notifications import Notification
 from domain.rules import load_rules
@@ -155,7 +155,7 @@ def make_customer(
     with db.unit_of_work() as session:
         customer, _ = enrol(session, NewCustomer(phone=phone, name=name, language=language, source="erp"), created)
         if opted_in is not None:
-            set_opt_in(customer, opted_in, "erp", created)
+            consents.record(session, customer, consents.SERVICE, opted_in, channel="erp", now=created)
         if points:
             locked = ledger.lock_customer(session, customer.id)
             ledger.credit(
