@@ -29,7 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.webhook import drop_database, payload, scratch_database, sign  # noqa: E402
+from bench.harness import postgres  # noqa: E402
+from bench.webhook_messages import SECRET, payload, sign  # noqa: E402
 
 STEPS = (  # (label, text sent by every number); each step moves the conversation on
     ("first contact: 'hi' from a new number", "hi"),
@@ -80,14 +81,11 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    name, url = scratch_database()
-    os.environ.update(
-        {"DATABASE_URL": url, "WHATSAPP_APP_SECRET": "bench-app-secret", "WHATSAPP_TOKEN": "", "WHATSAPP_PHONE_ID": ""}
-    )
-    try:
+    with postgres.scratch_database("bench_message_cost") as url:
+        os.environ.update(
+            {"DATABASE_URL": url, "WHATSAPP_APP_SECRET": SECRET, "WHATSAPP_TOKEN": "", "WHATSAPP_PHONE_ID": ""}
+        )
         results = run(args)
-    finally:
-        drop_database(name)
     table = render(results, args)
     print(table)
     if args.write_docs:
