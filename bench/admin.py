@@ -39,6 +39,7 @@ from sqlalchemy import create_engine, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness.load import percentile  # noqa: E402
 from bench.harness.postgres import scratch_database  # noqa: E402
 from bench.harness.report import table, write_section  # noqa: E402
 
@@ -202,11 +203,7 @@ def report(results: list[tuple[str, list[float]]], customers: int, rows: int, co
 
 def row(label: str, samples: list[float], base: float) -> list[str]:
     median = statistics.median(samples)
-    return [label, f"{median:.1f}", f"{p90(samples):.1f}", f"{median / base:.1f}x"]
-
-
-def p90(samples: list[float]) -> float:
-    return sorted(samples)[max(int(len(samples) * 0.9) - 1, 0)]
+    return [label, f"{median:.1f}", f"{percentile(samples, 90):.1f}", f"{median / base:.1f}x"]
 
 
 NOTES = """How it stays fast: the dashboard reads each table once per chart (`domain/reports.py`). The points chart
