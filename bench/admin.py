@@ -25,24 +25,25 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
 import statistics
 import sys
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import requests
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg2://postgres:postgres@127.0.0.1:5432/postgres")
+from bench.harness.load import percentile  # noqa: E402
+from bench.harness.postgres import scratch_database  # noqa: E402
+from bench.harness.report import table, write_section  # noqa: E402
+
+HEADING = "## Console (`bench/admin.py`)"
 PASSWORD = "bench password 123"
 FIRST = ["Asha", "Ravi", "Meera", "Imran", "Priya", "Kabir", "Neha", "Arjun", "Divya", "Rahul",
          "Sneha", "Vikram", "Anita", "Suresh", "Pooja", "Manoj", "Kavita", "Amit", "Lakshmi", "Farhan"]  # fmt: skip
@@ -163,10 +164,6 @@ def timed(http: requests.Session, url: str, count: int, expect: str | None = Non
     return samples
 
 
-def p90(samples: list[float]) -> float:
-    return sorted(samples)[max(int(len(samples) * 0.9) - 1, 0)]
-
-
 def measure(base: str, app: Any, count: int, customers: int) -> list[tuple[str, list[float]]]:
     http = sign_in(base)
     middle = customers // 2
@@ -196,28 +193,17 @@ def measure(base: str, app: Any, count: int, customers: int) -> list[tuple[str, 
 
 def report(results: list[tuple[str, list[float]]], customers: int, rows: int, count: int) -> str:
     base = statistics.median(results[0][1])
-    lines = [
+    figures = [row(label, samples, base) for label, samples in results]
+    return (
         f"{customers:,} customers, {rows:,} ledger rows, PostgreSQL, {count} requests each "
-        "(after one warm-up), one client, werkzeug threaded server:",
-        "",
-        "| request | median ms | p90 ms | median / baseline |",
-        "| --- | ---: | ---: | ---: |",
-    ]
-    for label, samples in results:
-        median = statistics.median(samples)
-        lines.append(f"| {label} | {median:.1f} | {p90(samples):.1f} | {median / base:.1f}x |")
-    return "\n".join(lines)
+        "(after one warm-up), one client, werkzeug threaded server:\n\n"
+        + table(["request", "median ms", "p90 ms", "median / baseline"], figures, "lrrr")
+    )
 
 
-def write_docs(body: str, command: str) -> None:
-    path = ROOT / "docs" / "PERFORMANCE.md"
-    doc = path.read_text()
-    heading = "## Console (`bench/admin.py`)"
-    start = doc.index(heading) + len(heading)
-    following = doc.find("\n## ", start)
-    end = len(doc) if following == -1 else following + 1
-    section = f"\n\n`{command}` (`--write-docs` rewrites this section)\n\n{body}\n\n{NOTES}\n"
-    path.write_text(doc[:start] + section + ("\n" if following != -1 else "") + doc[end:])
+def row(label: str, samples: list[float], base: float) -> list[str]:
+    median = statistics.median(samples)
+    return [label, f"{median:.1f}", f"{percentile(samples, 90):.1f}", f"{median / base:.1f}x"]
 
 
 NOTES = """How it stays fast: the dashboard reads each table once per chart (`domain/reports.py`). The points chart
@@ -248,12 +234,7 @@ def main() -> None:
 
     from loyalty.migrate import upgrade
 
-    name = f"loyalty_bench_admin_{uuid.uuid4().hex[:8]}"
-    admin_engine = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database("loyalty_bench_admin", migrate=False, keep=args.keep) as url:
         started = time.perf_counter()
         upgrade(url)
         build(url, args.customers, max(args.entries, 3))
@@ -271,12 +252,7 @@ def main() -> None:
             command = ".venv/bin/python bench/admin.py" + (
                 f" --customers {args.customers}" if args.customers != 100_000 else ""
             )
-            write_docs(body, command)
-    finally:
-        if not args.keep:
-            with admin_engine.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin_engine.dispose()
+            write_section(HEADING, f"`{command}` (`--write-docs` rewrites this section)\n\n{body}\n\n{NOTES}\n")
 
 
 if __name__ == "__main__":

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
 import resource
 import subprocess
 import sys
@@ -40,7 +38,10 @@ from sqlalchemy.engine import make_url
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg2://postgres:postgres@127.0.0.1:5432/postgres")
+from bench.harness import postgres  # noqa: E402
+from bench.harness.report import table, write_table  # noqa: E402
+
+HEADING = "## ERP sync (`bench/erp_sync.py`)"
 ODBC = (
     "Driver={{PostgreSQL Unicode}};Server={host};Port={port};Database={db};Uid={user};Pwd={password};CommLog=0;Debug=0;"
 )
@@ -84,25 +85,10 @@ ANALYZE;
 
 
 def odbc_for(database: str) -> str:
-    url = make_url(SERVER_URL)
+    url = make_url(postgres.SERVER_URL)
     return ODBC.format(
         host=url.host or "127.0.0.1", port=url.port or 5432, db=database, user=url.username, password=url.password
     )
-
-
-def create_db(name: str) -> str:
-    engine = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_db(name: str) -> None:
-    engine = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
 
 
 def build_erp(url: str, orders: int, customers: int) -> float:
@@ -231,16 +217,13 @@ def run_child(kind: str, erp_db: str, loyalty_url: str) -> dict[str, Any]:
 
 
 def measure(orders: int, customers: int) -> dict[str, Any]:
-    from loyalty.migrate import upgrade
-
     tag = uuid.uuid4().hex[:8]
     erp_db, base_db, loyalty_db = f"bench_erp_{tag}", f"bench_base_{tag}", f"bench_loyalty_{tag}"
     try:
-        erp_url = create_db(erp_db)
+        erp_url = postgres.create_database(erp_db)
         build_seconds = build_erp(erp_url, orders, customers)
-        base_url = create_db(base_db)
-        loyalty_url = create_db(loyalty_db)
-        upgrade(loyalty_url)
+        base_url = postgres.create_database(base_db)
+        loyalty_url = postgres.create_database(loyalty_db, migrate=True)
         print(f"[{orders:,} orders] ERP built in {build_seconds:.0f} s; baseline ...", file=sys.stderr)
         baseline = run_child("baseline", erp_db, base_url)
         print(f"[{orders:,} orders] baseline {baseline['seconds']:.1f} s; sync ...", file=sys.stderr)
@@ -248,37 +231,34 @@ def measure(orders: int, customers: int) -> dict[str, Any]:
         print(f"[{orders:,} orders] sync {synced['seconds']:.1f} s", file=sys.stderr)
     finally:
         for name in (erp_db, base_db, loyalty_db):
-            drop_db(name)
+            postgres.drop_database(name)
     return {"orders": orders, "customers": customers, "baseline": baseline, "sync": synced}
 
 
+COLUMNS = (
+    "orders (2 lines each)",
+    "baseline: ODBC read + plain insert",
+    "sync through the domain",
+    "ratio",
+    "peak RSS baseline",
+    "peak RSS sync",
+)
+
+
 def report(results: list[dict[str, Any]]) -> str:
-    lines = [
-        "| orders (2 lines each) | baseline: ODBC read + plain insert | sync through the domain | ratio "
-        "| peak RSS baseline | peak RSS sync |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: |",
+    return table(COLUMNS, [row(r) for r in results], "rrrrrr")
+
+
+def row(result: dict[str, Any]) -> list[str]:
+    b, s = result["baseline"], result["sync"]
+    return [
+        f"{result['orders']:,}",
+        f"{b['seconds']:.1f} s ({b['rows'] / b['seconds']:,.0f} orders/s)",
+        f"{s['seconds']:.1f} s ({s['rows'] / s['seconds']:,.0f} orders/s)",
+        f"{s['seconds'] / b['seconds']:.2f}x",
+        f"{b['peak_rss_mb']:.0f} MB",
+        f"{s['peak_rss_mb']:.0f} MB",
     ]
-    for r in results:
-        b, s = r["baseline"], r["sync"]
-        lines.append(
-            f"| {r['orders']:,} | {b['seconds']:.1f} s ({b['rows'] / b['seconds']:,.0f} orders/s) "
-            f"| {s['seconds']:.1f} s ({s['rows'] / s['seconds']:,.0f} orders/s) "
-            f"| {s['seconds'] / b['seconds']:.2f}x | {b['peak_rss_mb']:.0f} MB | {s['peak_rss_mb']:.0f} MB |"
-        )
-    return "\n".join(lines)
-
-
-def write_docs(table: str) -> None:
-    """Replace the table of the "ERP sync" section of docs/PERFORMANCE.md; the notes around it stay."""
-    path = ROOT / "docs" / "PERFORMANCE.md"
-    doc = path.read_text()
-    start = doc.index("## ERP sync (`bench/erp_sync.py`)")
-    end = doc.find("\n## ", start + 1)
-    end = len(doc) if end < 0 else end
-    section = doc[start:end]
-    old = re.search(r"(?m)^\|.*\|\n(?:^\|.*\|\n?)*", section)
-    section = section[: old.start()] + table + "\n" + section[old.end() :] if old else section + "\n" + table + "\n"
-    path.write_text(doc[:start] + section + doc[end:])
 
 
 def main() -> None:
@@ -297,10 +277,10 @@ def main() -> None:
         return
     sizes = [n for n in (args.small, args.orders) if n]
     results = [measure(n, max(1000, int(n * args.customers_per_order))) for n in sizes]
-    table = report(results)
-    print(table)
+    figures = report(results)
+    print(figures)
     if args.write_docs:
-        write_docs(table)
+        write_table(HEADING, figures)
 
 
 if __name__ == "__main__":

@@ -19,28 +19,25 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
-import re
 import statistics
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import postgres  # noqa: E402
+from bench.harness.report import write_section  # noqa: E402
 from domain import customers, expiry, ledger  # noqa: E402
 from domain.db import Database  # noqa: E402
-from loyalty.migrate import upgrade  # noqa: E402
 
-SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg2://postgres:postgres@127.0.0.1:5432/postgres")
+HEADING = "## Ledger (`bench/ledger.py`)"
 NOW = dt.datetime(2026, 6, 15, 10, 0, tzinfo=dt.UTC)
 # Entries are spread over this many days before NOW; lots expire a year after.
 SPREAD_DAYS = 330
@@ -58,22 +55,6 @@ class Timing:
 
 def phone(i: int) -> str:
     return f"+9198{i:08d}"
-
-
-def create_scratch_database() -> tuple[str, str]:
-    name = f"loyalty_bench_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return name, make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_scratch_database(name: str) -> None:
-    engine = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
 
 
 def load_customers(db: Database, count: int) -> None:
@@ -197,9 +178,8 @@ def expiring_plan(db: Database) -> str:
 
 
 def build(entries: int, customer_count: int) -> tuple[str, Database]:
-    name, url = create_scratch_database()
-    upgrade(url)
-    db = Database(url)
+    name = postgres.unique_name("loyalty_bench")
+    db = Database(postgres.create_database(name, migrate=True))
     started = time.perf_counter()
     load_customers(db, customer_count)
     load_ledger(db, entries, customer_count)
@@ -239,21 +219,11 @@ on-demand check.
 
 
 def server_version() -> str:
-    engine = create_engine(SERVER_URL)
+    engine = create_engine(postgres.SERVER_URL)
     with engine.connect() as conn:
         version = str(conn.execute(text("SHOW server_version")).scalar_one())
     engine.dispose()
     return version.split()[0]
-
-
-def write_docs(section: str) -> None:
-    """Replace only the body of the "## Ledger" section of docs/PERFORMANCE.md."""
-    path = ROOT / "docs" / "PERFORMANCE.md"
-    content = path.read_text()
-    pattern = re.compile(r"(## Ledger \(`bench/ledger.py`\)\n\n)(.*?)(\n## |\Z)", re.S)
-    if not pattern.search(content):
-        raise SystemExit("docs/PERFORMANCE.md has no '## Ledger (`bench/ledger.py`)' section")
-    path.write_text(pattern.sub(lambda m: m.group(1) + section + m.group(3), content, count=1))
 
 
 def main() -> None:
@@ -276,7 +246,7 @@ def main() -> None:
     finally:
         for name, db in built:
             db.dispose()
-            drop_scratch_database(name)
+            postgres.drop_database(name)
     small, large = (
         Timing(entries, b, e, v, d)
         for entries, (b, e), (v, d) in zip((args.small, args.entries), medians, verifies, strict=True)
@@ -284,7 +254,7 @@ def main() -> None:
     section = report(small, large, args.customers, args.reps, plan)
     print(section)
     if args.write_docs:
-        write_docs(section)
+        write_section(HEADING, section)
         print("updated docs/PERFORMANCE.md")
 
 

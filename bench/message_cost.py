@@ -15,10 +15,10 @@ same run. Statement counts are exact; CPU times are medians of ``--rounds`` runs
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
-import re
 import statistics
 import sys
 import time
@@ -29,7 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.webhook import drop_database, payload, scratch_database, sign  # noqa: E402
+from bench.harness import postgres, report  # noqa: E402
+from bench.webhook_messages import SECRET, payload, sign  # noqa: E402
+
+HEADING = "## Cost per message (`bench/message_cost.py`)"
 
 STEPS = (  # (label, text sent by every number); each step moves the conversation on
     ("first contact: 'hi' from a new number", "hi"),
@@ -80,18 +83,15 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    name, url = scratch_database()
-    os.environ.update(
-        {"DATABASE_URL": url, "WHATSAPP_APP_SECRET": "bench-app-secret", "WHATSAPP_TOKEN": "", "WHATSAPP_PHONE_ID": ""}
-    )
-    try:
+    with postgres.scratch_database("bench_message_cost") as url:
+        os.environ.update(
+            {"DATABASE_URL": url, "WHATSAPP_APP_SECRET": SECRET, "WHATSAPP_TOKEN": "", "WHATSAPP_PHONE_ID": ""}
+        )
         results = run(args)
-    finally:
-        drop_database(name)
-    table = render(results, args)
-    print(table)
+    body = render(results, args)
+    print(body)
     if args.write_docs:
-        write_docs(table)
+        report.write_section(HEADING, body, before="## ERP sync")
 
 
 def run(args: argparse.Namespace) -> list[tuple[str, Cost, Cost]]:
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> list[tuple[str, Cost, Cost]]:
     for r in range(args.rounds):
         first = r * args.numbers
         for label, text in STEPS:
-            request = measure(lambda first=first, text=text: post_all(first, text), count, args.numbers)
+            request = measure(functools.partial(post_all, first, text), count, args.numbers)
             handled = measure(handle_all, count, args.numbers)
             samples[label].append((request, handled))
     return [(label, median([s[0] for s in rows]), median([s[1] for s in rows])) for label, rows in samples.items()]
@@ -145,6 +145,29 @@ def median(costs: list[Cost]) -> Cost:
     )
 
 
+COLUMNS = (
+    "message",
+    "request: app + PostgreSQL ms",
+    "statements",
+    "handling: app + PostgreSQL ms",
+    "statements",
+    "handling / request CPU",
+)
+
+
+def row(label: str, request: Cost, handled: Cost) -> list[str]:
+    """One table row: a step's request and handling, and how much more CPU the handling took."""
+    ratio = (handled.app_ms + handled.pg_ms) / max(request.app_ms + request.pg_ms, 1e-9)
+    return [
+        label,
+        f"{request.app_ms:.2f} + {request.pg_ms:.2f}",
+        f"{request.statements:.0f}",
+        f"{handled.app_ms:.2f} + {handled.pg_ms:.2f}",
+        f"{handled.statements:.0f}",
+        f"{ratio:.1f}x",
+    ]
+
+
 def render(results: list[tuple[str, Cost, Cost]], args: argparse.Namespace) -> str:
     lines = [
         "Command: `.venv/bin/python bench/message_cost.py --write-docs` "
@@ -155,17 +178,7 @@ def render(results: list[tuple[str, Cost, Cost]], args: argparse.Namespace) -> s
         "process and of the PostgreSQL server processes; statements counted exactly (BEGIN and COMMIT "
         "not included).",
         "",
-        "| message | request: app + PostgreSQL ms | statements | handling: app + PostgreSQL ms | statements "
-        "| handling / request CPU |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
-    ]
-    for label, request, handled in results:
-        ratio = (handled.app_ms + handled.pg_ms) / max(request.app_ms + request.pg_ms, 1e-9)
-        lines.append(
-            f"| {label} | {request.app_ms:.2f} + {request.pg_ms:.2f} | {request.statements:.0f} "
-            f"| {handled.app_ms:.2f} + {handled.pg_ms:.2f} | {handled.statements:.0f} | {ratio:.1f}x |"
-        )
-    lines += [
+        report.table(COLUMNS, [row(label, request, handled) for label, request, handled in results], "lrrrrr"),
         "",
         "Handling includes the sender's UPDATE that marks the replies sent. Before this round of work a first",
         "contact took 11 statements and 5.9 + 2.9 ms to handle, a known customer's 'points' 14 statements and",
@@ -173,19 +186,6 @@ def render(results: list[tuple[str, Cost, Cost]], args: argparse.Namespace) -> s
         "",
     ]
     return "\n".join(lines)
-
-
-def write_docs(body: str) -> None:
-    """Replace (or add, after the webhook's) the "## Cost per message" section of docs/PERFORMANCE.md."""
-    path = ROOT / "docs" / "PERFORMANCE.md"
-    content = path.read_text()
-    heading = "## Cost per message (`bench/message_cost.py`)\n\n"
-    pattern = re.compile(re.escape(heading) + r"(.*?)(\n## |\Z)", re.S)
-    if pattern.search(content):
-        content = pattern.sub(lambda m: heading + body + m.group(2), content, count=1)
-    else:
-        content = content.replace("\n## ERP sync", "\n" + heading + body + "\n## ERP sync", 1)
-    path.write_text(content)
 
 
 if __name__ == "__main__":

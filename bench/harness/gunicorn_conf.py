@@ -1,4 +1,4 @@
-"""gunicorn settings for the webhook bench: threaded workers (keep-alive), no access log, quiet app logs."""
+"""gunicorn settings for `servers.gunicorn`: threaded workers (keep-alive), no access log, quiet app logs."""
 
 import logging
 
