@@ -1,13 +1,13 @@
-"""Placeholder for this round's hardening schema changes (filled in by that work; empty until then).
+"""Placeholder for this round's integration api schema changes (filled in by that work; empty until then).
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 """
 
 from collections.abc import Sequence
 
-revision: str = "0003"
-down_revision: str | None = "0002"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

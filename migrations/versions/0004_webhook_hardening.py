@@ -1,4 +1,4 @@
-"""Placeholder for this round's integration api schema changes (filled in by that work; empty until then).
+"""Placeholder for this round's webhook hardening schema changes (filled in by that work; empty until then).
 
 Revision ID: 0004
 Revises: 0003

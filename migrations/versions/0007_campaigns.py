@@ -1,13 +1,13 @@
-"""Placeholder for this round's privacy schema changes (filled in by that work; empty until then).
+"""Placeholder for this round's campaigns schema changes (filled in by that work; empty until then).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0007
+Revises: 0006
 """
 
 from collections.abc import Sequence
 
-revision: str = "0005"
-down_revision: str | None = "0004"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,4 +1,4 @@
-"""Placeholder for this round's campaigns schema changes (filled in by that work; empty until then).
+"""Placeholder for this round's privacy schema changes (filled in by that work; empty until then).
 
 Revision ID: 0006
 Revises: 0005
