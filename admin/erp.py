@@ -17,7 +17,17 @@ from admin.security import EVERYONE, MANAGERS, allow
 from admin.web import actor, unit_of_work
 
 log = logging.getLogger(__name__)
-SUMMARY_FIELDS = ("read", "created", "updated", "unchanged", "quarantined", "duration_seconds", "status", "error")
+SUMMARY_FIELDS = (
+    "read",
+    "created",
+    "updated",
+    "unchanged",
+    "quarantined",
+    "suppressed",
+    "duration_seconds",
+    "status",
+    "error",
+)
 
 
 @dataclass

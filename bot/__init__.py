@@ -1,4 +1,4 @@
-"""The WhatsApp front door: webhook, conversations, outbox and the chat simulator."""
+"""The WhatsApp front door: webhook, conversations, outbox, the chat simulator and the public privacy pages."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from bot import simulator, webhook
+    from bot import privacy_data, privacy_web, simulator, webhook
 
     webhook.init_app(app)
+    privacy_web.init_app(app)
+    privacy_data.register()
     app.cli.add_command(simulator.chat_command)

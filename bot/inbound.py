@@ -39,6 +39,15 @@ class StatusUpdate:
 
 
 @dataclass(frozen=True)
+class PreferenceUpdate:
+    """WhatsApp's "Stop promotions" / resume for one user (the ``user_preferences`` webhook)."""
+
+    phone: str
+    value: str  # stop | resume
+    at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
 class ParsedMessage:
     """One parsed message with the raw message object kept for storage."""
 
@@ -53,6 +62,7 @@ class Update:
     messages: tuple[ParsedMessage, ...] = ()
     statuses: tuple[StatusUpdate, ...] = ()
     unknown_senders: int = 0  # messages whose sender had no phone number we could use
+    preferences: tuple[PreferenceUpdate, ...] = ()
 
 
 def parse(body: Any, default_country_code: int = 91) -> Update:
@@ -60,20 +70,30 @@ def parse(body: Any, default_country_code: int = 91) -> Update:
     values = list(_values(body))
     messages: list[ParsedMessage] = []
     statuses: list[StatusUpdate] = []
+    preferences = [
+        found
+        for value in _values(body, "user_preferences")
+        for raw in _list(value.get("user_preferences"))
+        if (found := parse_preference(raw, default_country_code)) is not None
+    ]
     unknown = 0
     for value in values:
         for raw in _list(value.get("messages")):
+            changed = parse_system_preference(raw, default_country_code)
+            if changed is not None:
+                preferences.append(changed)
+                continue
             parsed = parse_message(raw, _list(value.get("contacts")), default_country_code)
             if parsed is None:
                 unknown += 1
             else:
                 messages.append(parsed)
         statuses.extend(s for s in map(parse_status, _list(value.get("statuses"))) if s is not None)
-    return Update(tuple(messages), tuple(statuses), unknown)
+    return Update(tuple(messages), tuple(statuses), unknown, tuple(preferences))
 
 
-def _values(body: Any) -> Iterator[dict[str, Any]]:
-    """The ``value`` of every ``messages`` change in every entry."""
+def _values(body: Any, field: str = "messages") -> Iterator[dict[str, Any]]:
+    """The ``value`` of every change of ``field`` in every entry."""
     if not isinstance(body, dict):
         raise PayloadError("the body must be a JSON object")
     if body.get("object") != "whatsapp_business_account":
@@ -87,7 +107,7 @@ def _values(body: Any) -> Iterator[dict[str, Any]]:
         for change in entry.get("changes", []):
             if not isinstance(change, dict) or not isinstance(change.get("value", {}), dict):
                 raise PayloadError('each change must be an object with a "value" object')
-            if change.get("field", "messages") == "messages":
+            if change.get("field", "messages") == field:
                 yield change.get("value", {})
 
 
@@ -181,6 +201,26 @@ def _referral_code(text: str | None) -> str | None:
     """``JOIN <code>``, the prefilled text of a customer's ``wa.me`` referral link."""
     match = _JOIN.match(text or "")
     return match.group(1).upper() if match else None
+
+
+def parse_preference(raw: Mapping[str, Any], country: int = 91) -> PreferenceUpdate | None:
+    """One ``user_preferences`` entry: ``{"wa_id", "category": "marketing_messages", "value": "stop"|"resume"}``."""
+    value, wa_id = raw.get("value"), raw.get("wa_id")
+    if raw.get("category") != "marketing_messages" or value not in ("stop", "resume"):
+        return None
+    phone = _e164(wa_id, country) if isinstance(wa_id, str) and wa_id.isdigit() else None
+    return PreferenceUpdate(phone, str(value), _timestamp(raw.get("timestamp"))) if phone else None
+
+
+def parse_system_preference(raw: Mapping[str, Any], country: int = 91) -> PreferenceUpdate | None:
+    """The older form of the same: a ``system`` message of type ``user_preference_changed``."""
+    system = raw.get("system")
+    if raw.get("type") != "system" or not isinstance(system, dict):
+        return None
+    if system.get("type") != "user_preference_changed":
+        return None
+    entry = {"wa_id": raw.get("from"), "category": "marketing_messages", "value": system.get("marketing")}
+    return parse_preference({**entry, "timestamp": raw.get("timestamp")}, country)
 
 
 def parse_status(raw: Mapping[str, Any]) -> StatusUpdate | None:

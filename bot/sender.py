@@ -22,7 +22,7 @@ from pywa.types.callback import Button, Section, SectionList, SectionRow
 from pywa.types.templates import TemplateLanguage
 from sqlalchemy.orm import Session
 
-from bot import outbox
+from bot import outbox, privacy_data
 from bot.lanes import PhoneLanes
 from bot.messages import Reply, Template
 from bot.models import OutboxMessage
@@ -205,6 +205,7 @@ def send_claimed(
         outbox.release(session, [i for i, result in outcome.items() if result == "skipped"], now())
         for outbox_id, failure in errors:
             outcome[outbox_id] = _record_error(session, outbox_id, failure, now())
+        privacy_data.scrub_farewells(session, list(outcome))
     return outcome
 
 

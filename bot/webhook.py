@@ -22,7 +22,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pywa import utils as wa_utils
 from pywa.client import WhatsApp
 
-from bot import inbound, intake, pipeline, status
+from bot import inbound, intake, notice, pipeline, preferences, status
 from runtime import services
 from runtime.config import country_code
 
@@ -87,7 +87,9 @@ def receive() -> tuple[Response, int]:
         return jsonify(error="bad request", detail=message), 400
     if update.unknown_senders:
         log.warning("webhook: %d message(s) without a usable phone number were acknowledged", update.unknown_senders)
-    return _handle(current_app._get_current_object(), update)  # type: ignore[attr-defined]
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    notice.remember_host(app, request.host_url)
+    return _handle(app, update)
 
 
 def _handle(app: Flask, update: inbound.Update) -> tuple[Response, int]:
@@ -99,11 +101,12 @@ def _handle(app: Flask, update: inbound.Update) -> tuple[Response, int]:
     db, now = services.database(app), services.now(app)
     messages = [(message.incoming, message.raw) for message in update.messages]
     try:
-        if update.statuses:
+        if update.statuses or update.preferences:
             with db.unit_of_work() as session:
                 stored = pipeline.store_all_received(session.connection(), messages, now)
                 for report in update.statuses:
                     status.apply(session, report, now)
+                preferences.apply_all(session, update.preferences, now)
         else:
             # The common case, messages only: a Core connection, no ORM session to build and flush.
             with db.single_statement() as conn:  # one INSERT: no BEGIN/COMMIT round trips on PostgreSQL

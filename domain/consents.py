@@ -9,6 +9,12 @@ Invariants:
   (``consented_at``): the newest row for (member, purpose) at or before D, granted or not.
 
 Withdrawal is as easy as giving: the same function records both, from any channel.
+
+Children (DPDP Act s.9): a member whose birthday makes them under 18 gets no marketing. A marketing
+consent of a minor counts only after a parent's consent (purpose ``guardian``, recorded by staff who
+checked who the parent is); without it ``record`` refuses with ``ParentalConsentRequired``. A birthday
+learnt later goes through ``set_birthday``, which withdraws marketing when the member turns out to be
+a minor. ``minors_marketed`` finds any minor whose flag says otherwise (``loyalty verify``).
 """
 
 from __future__ import annotations
@@ -20,15 +26,31 @@ from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from domain.customers import Customer
 from domain.db import Base, UTCDateTime
-from domain.errors import ValidationError
+from domain.errors import ParentalConsentRequired, ValidationError
 
 SERVICE = "service"  # WhatsApp service messages: points earned, vouchers, expiry notices
 MARKETING = "marketing"  # campaigns and promotional automations
-PURPOSES = (SERVICE, MARKETING)
+PURPOSES = (SERVICE, MARKETING)  # the purposes a member's flags cache
+# A parent's (or lawful guardian's) consent to marketing for a member under 18: no flag, only rows.
+GUARDIAN = "guardian"
+ADULT_AGE = 18
 # whatsapp: the member in the chat; stop_promotions: WhatsApp's own "Stop promotions" button (the
 # user_preferences webhook); till / api: an integration API client; console: staff; cli: an operator;
 # erp: the ERP import; migration: carried over from the single flag that came before this ledger.
-CHANNELS = ("whatsapp", "stop_promotions", "till", "api", "console", "cli", "erp", "demo", "migration", "retention")
+# erasure: withdrawn because the member was erased.
+CHANNELS = (
+    "whatsapp",
+    "stop_promotions",
+    "till",
+    "api",
+    "console",
+    "cli",
+    "erp",
+    "demo",
+    "migration",
+    "retention",
+    "erasure",
+)
 
 
 class Consent(Base):
@@ -64,12 +86,20 @@ def record(
     """Append a consent or a withdrawal and update the member's flag; returns whether the flag changed.
 
     A repeat of the current state is still recorded when it carries news (another notice version),
-    but a plain repeat (STOP sent twice) adds no row.
+    but a plain repeat (STOP sent twice) adds no row. Marketing consent of a member under 18 without
+    a parent's consent raises ``ParentalConsentRequired``; withdrawing a parent's consent withdraws
+    marketing too.
     """
+    if purpose == GUARDIAN:
+        return _record_guardian(session, customer, granted, channel=channel, now=now, actor=actor)
     if purpose not in PURPOSES:
         raise ValidationError(f"purpose must be one of {', '.join(PURPOSES)}")
     if channel not in CHANNELS:
         raise ValidationError(f"channel must be one of {', '.join(CHANNELS)}")
+    if purpose == MARKETING and granted and needs_guardian(session, customer, now):
+        raise ParentalConsentRequired(
+            "the member is under 18: a parent's consent must be recorded before marketing consent counts"
+        )
     current, changed_at = _flag(customer, purpose)
     if current == granted and changed_at is not None and notice_version is None:
         return False
@@ -100,6 +130,85 @@ def _set_flag(customer: Customer, purpose: str, granted: bool, channel: str, now
         customer.opted_in, customer.opt_in_changed_at, customer.opt_in_source = granted, now, channel
     else:
         customer.marketing_opt_in, customer.marketing_changed_at = granted, now
+
+
+def _record_guardian(
+    session: Session, customer: Customer, granted: bool, *, channel: str, now: dt.datetime, actor: str | None
+) -> bool:
+    if channel not in CHANNELS:
+        raise ValidationError(f"channel must be one of {', '.join(CHANNELS)}")
+    if granted and not actor:
+        raise ValidationError("a parent's consent needs the name of whoever checked it")
+    if has_guardian_consent(session, customer.id) == granted:
+        return False
+    session.add(
+        Consent(
+            customer_id=customer.id,
+            purpose=GUARDIAN,
+            granted=granted,
+            channel=channel,
+            actor=actor,
+            recorded_at=now,
+        )
+    )
+    session.flush()
+    if not granted and customer.marketing_opt_in and is_minor(customer.birthday, now.date()):
+        record(session, customer, MARKETING, False, channel=channel, now=now, actor=actor)
+    return True
+
+
+def is_minor(birthday: dt.date | None, today: dt.date) -> bool:
+    """Under 18 on ``today``; an unknown birthday is treated as an adult's (the member told us nothing)."""
+    if birthday is None:
+        return False
+    age = today.year - birthday.year - ((today.month, today.day) < (birthday.month, birthday.day))
+    return age < ADULT_AGE
+
+
+def has_guardian_consent(session: Session, customer_id: int) -> bool:
+    newest = session.scalar(
+        select(Consent.granted)
+        .where(Consent.customer_id == customer_id, Consent.purpose == GUARDIAN)
+        .order_by(Consent.recorded_at.desc(), Consent.id.desc())
+        .limit(1)
+    )
+    return bool(newest)
+
+
+def needs_guardian(session: Session, customer: Customer, now: dt.datetime) -> bool:
+    """Would a marketing consent of this member not count yet?"""
+    return is_minor(customer.birthday, now.date()) and not has_guardian_consent(session, customer.id)
+
+
+def set_birthday(
+    session: Session,
+    customer: Customer,
+    birthday: dt.date | None,
+    *,
+    channel: str,
+    now: dt.datetime,
+    actor: str | None = None,
+) -> bool:
+    """Record a birthday (chat, ERP, console); returns whether marketing was withdrawn because of it.
+
+    Every writer of ``Customer.birthday`` goes through here, so a minor's marketing stops the
+    moment we learn their age.
+    """
+    if birthday is not None and birthday > now.date():
+        raise ValidationError("a birthday cannot be in the future")
+    customer.birthday = birthday
+    if customer.marketing_opt_in and needs_guardian(session, customer, now):
+        return record(session, customer, MARKETING, False, channel=channel, now=now, actor=actor)
+    return False
+
+
+def minors_marketed(session: Session, today: dt.date) -> list[int]:
+    """Members under 18 whose marketing flag is set without a parent's consent (``loyalty verify``)."""
+    # Born after this day, a member is not 18 yet (29 February counts from the 28th in other years).
+    day = min(today.day, 28) if (today.month, today.day) == (2, 29) else today.day
+    adult_born_by = dt.date(today.year - ADULT_AGE, today.month, day)
+    stmt = select(Customer.id).where(Customer.marketing_opt_in.is_(True), Customer.birthday > adult_born_by)
+    return sorted(cid for cid in session.scalars(stmt) if not has_guardian_consent(session, cid))
 
 
 def history(session: Session, customer_id: int) -> list[Consent]:

@@ -19,6 +19,12 @@ from domain.phones import normalize_phone
 LANGUAGES = ("en", "hi")
 SOURCES = ("erp", "whatsapp", "referral", "affiliate", "staff", "demo")
 REFERRAL_CODE_LENGTH = 6
+ERASED_PHONE_PREFIX = "erased-"
+
+
+def erased_phone(customer_id: int) -> str:
+    """What an erased member's phone column holds: unique, and no one's number."""
+    return f"{ERASED_PHONE_PREFIX}{customer_id}"
 
 
 class Customer(Base):
@@ -65,6 +71,14 @@ class Customer(Base):
     first_purchase_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     last_active_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Erasure anonymises the row in place (``domain.erasure``): it stays, as a number, for the books.
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    # When the retention job warned an inactive member that they will be erased (``domain.retention``).
+    retention_warned_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
 
     def __repr__(self) -> str:
         return f"<Customer {self.id}>"
@@ -88,7 +102,8 @@ def find_by_phone(session: Session, raw_phone: str, country_code: int = 91) -> C
 def get_by_phone(session: Session, raw_phone: str, country_code: int = 91) -> Customer:
     customer = find_by_phone(session, raw_phone, country_code)
     if customer is None:
-        raise NotFound(f"no customer with phone {raw_phone}")
+        # The number is not repeated: it may be an erased member's, and erased numbers appear nowhere.
+        raise NotFound("unknown customer: no customer has that phone number")
     return customer
 
 

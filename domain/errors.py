@@ -52,3 +52,9 @@ class ReferralRefused(DomainError):
 
 class ValidationError(DomainError):
     code = "validation_error"
+
+
+class ParentalConsentRequired(DomainError):
+    """A member under 18: their marketing consent counts only after a parent's (DPDP Act s.9)."""
+
+    code = "parental_consent_required"

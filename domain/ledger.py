@@ -24,8 +24,9 @@ from domain.db import Base, UTCDateTime
 from domain.errors import InsufficientPoints, NotFound, ValidationError
 
 CREDIT_KINDS = ("earn", "refund", "adjust", "referral_bonus")
-DEBIT_KINDS = ("redeem", "adjust", "expire", "clawback")
-KINDS = ("earn", "redeem", "refund", "adjust", "expire", "clawback", "referral_bonus")
+# forfeit: the balance an erased member gives up (``domain.erasure``), so the liability falls by exactly that.
+DEBIT_KINDS = ("redeem", "adjust", "expire", "clawback", "forfeit")
+KINDS = ("earn", "redeem", "refund", "adjust", "expire", "clawback", "referral_bonus", "forfeit")
 
 
 class LedgerEntry(Base):

@@ -1,25 +1,31 @@
 """Import every domain model so that ``Base.metadata`` is complete (for Alembic)."""
 
+from domain.access_log import AccessLogEntry
 from domain.affiliate_models import Affiliate, Commission, Payout
 from domain.audit import AuditEntry
 from domain.consents import Consent
 from domain.customers import Customer
+from domain.data_requests import DataRequest
 from domain.earning import Campaign
 from domain.ledger import LedgerEntry
+from domain.notices import PrivacyNotice
 from domain.notifications import Notification
 from domain.rewards import Redemption, Reward
 from domain.rules import Setting
 from domain.sales import Order, OrderLine, OrderReturn, Product
+from domain.suppression import Suppression
 from domain.system import Heartbeat
 from domain.users import StaffUser
 
 __all__ = [
+    "AccessLogEntry",
     "Affiliate",
     "AuditEntry",
     "Campaign",
     "Commission",
     "Consent",
     "Customer",
+    "DataRequest",
     "Heartbeat",
     "LedgerEntry",
     "Notification",
@@ -27,9 +33,11 @@ __all__ = [
     "OrderLine",
     "OrderReturn",
     "Payout",
+    "PrivacyNotice",
     "Product",
     "Redemption",
     "Reward",
     "Setting",
     "StaffUser",
+    "Suppression",
 ]

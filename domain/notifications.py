@@ -10,7 +10,15 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.db import Base, UTCDateTime
 
-KINDS = ("points_earned", "tier_changed", "points_expiring", "voucher_issued", "referral_bonus", "points_returned")
+KINDS = (
+    "points_earned",
+    "tier_changed",
+    "points_expiring",
+    "voucher_issued",
+    "referral_bonus",
+    "points_returned",
+    "retention_warning",  # an inactive member is about to be erased (``domain.retention``)
+)
 
 
 class Notification(Base):

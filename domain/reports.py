@@ -152,10 +152,13 @@ def dashboard(
 
 
 def customer_totals(session: Session, now: dt.datetime, days: int = ACTIVE_DAYS) -> tuple[int, int, int]:
-    """Members, outstanding points and members active in the last ``days``, in one pass over customers."""
+    """Members, outstanding points and members active in the last ``days``, in one pass over customers.
+
+    Erased members are nobody's any more and not counted (as in ``domain.totals``); their balance is 0.
+    """
     since = now - dt.timedelta(days=days)
     stmt = select(
-        func.count(Customer.id),
+        func.count(Customer.id).filter(Customer.erased_at.is_(None)),
         func.coalesce(func.sum(Customer.points_balance), 0),
         func.count(Customer.id).filter(Customer.last_active_at >= since),
     )

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain import customers as domain_customers
-from domain import order_batches
+from domain import order_batches, suppression
 from domain import orders as domain_orders
 from domain import products as domain_products
 from domain.customers import Customer, NewCustomer
@@ -36,6 +36,9 @@ from erp.transforms import RowError, convert, convert_row, jsonable
 log = logging.getLogger(__name__)
 
 
+COUNTS = ("read", "created", "updated", "unchanged", "quarantined", "suppressed")
+
+
 @dataclass
 class Counts:
     read: int = 0
@@ -43,9 +46,11 @@ class Counts:
     updated: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    # Rows of people who were erased (``domain.suppression``): neither applied nor quarantined.
+    suppressed: int = 0
 
     def add(self, other: Counts) -> None:
-        for name in ("read", "created", "updated", "unchanged", "quarantined"):
+        for name in COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def count(self, outcome: Outcome) -> None:
@@ -53,7 +58,7 @@ class Counts:
         setattr(self, name, getattr(self, name) + 1)
 
     def as_dict(self) -> dict[str, int]:
-        return {n: getattr(self, n) for n in ("read", "created", "updated", "unchanged", "quarantined")}
+        return {n: getattr(self, n) for n in COUNTS}
 
 
 @dataclass
@@ -70,6 +75,8 @@ class Settings:
     mapping: Mapping
     country_code: int
     now: dt.datetime
+    # The suppression list's key (``runtime.config.privacy_key``).
+    hash_key: str = ""
 
 
 def source_key(mapping: Mapping, entity: str, row: Row) -> str:
@@ -132,6 +139,11 @@ class _Run:
         self.counts.quarantined += 1
         log.info("quarantined %s %s: %s", self.batch.entity, self.key(row), reason)
 
+    def suppress(self, row: Row) -> None:
+        """A row about an erased person: skipped, and any quarantine entry of it dropped (it holds their data)."""
+        quarantine.drop(self.session, self.batch.entity, self.key(row))
+        self.counts.suppressed += 1
+
     def finish(self) -> Counts:
         quarantine.resolve(self.session, self.batch.entity, self.applied, self.settings.now)
         return self.counts
@@ -143,9 +155,26 @@ def _customers(session: Session, batch: Batch, settings: Settings, rules: Progra
     ids = [values["erp_customer_id"] for _, values in converted if values]
     known = {c.erp_customer_id: c for c in session.scalars(select(Customer).where(Customer.erp_customer_id.in_(ids)))}
     for row, values in converted:
-        if values is not None:
+        if values is None:
+            continue
+        if _suppressed(session, known, values, settings):
+            run.suppress(row)
+        else:
             run.attempt(row, lambda v=values: _customer(session, known, v, settings))  # type: ignore[misc]
     return run.finish()
+
+
+def _suppressed(
+    session: Session, known: dict[str | None, Customer], values: dict[str, Any], settings: Settings
+) -> bool:
+    """An erased person's row, unless they have joined again (then a member with that phone exists)."""
+    if values["erp_customer_id"] in known or not settings.hash_key:
+        return False
+    if not suppression.is_suppressed(
+        session, settings.hash_key, phone=values["phone"], erp_customer_id=values["erp_customer_id"]
+    ):
+        return False
+    return session.scalar(select(Customer.id).where(Customer.phone == values["phone"])) is None
 
 
 def _customer(
@@ -213,7 +242,13 @@ def _orders(session: Session, batch: Batch, settings: Settings, rules: ProgramRu
         try:
             ready.append((row, _order_data(run, row, values, customer_ids)))
         except RowError as exc:
-            run.reject(row, exc.reason)
+            erased = values["erp_customer_id"] not in customer_ids and settings.hash_key
+            if erased and suppression.is_suppressed(
+                session, settings.hash_key, erp_customer_id=values["erp_customer_id"]
+            ):
+                run.suppress(row)
+            else:
+                run.reject(row, exc.reason)
     for (row, data), outcome in zip(ready, _bulk(session, [d for _, d in ready], rules, settings), strict=True):
         if outcome is not None:
             run.counts.count(outcome)

@@ -89,7 +89,8 @@ def _bar(bar: object) -> sync.Progress:
 def _print_summary(summary: sync.SyncSummary) -> None:
     click.echo(
         f"read {summary.read}, created {summary.created}, updated {summary.updated}, "
-        f"unchanged {summary.unchanged}, quarantined {summary.quarantined} in {summary.duration_seconds:.1f} s"
+        f"unchanged {summary.unchanged}, quarantined {summary.quarantined}, suppressed {summary.suppressed} "
+        f"in {summary.duration_seconds:.1f} s"
     )
     for entity, counts in summary.by_entity.items():
         click.echo(f"  {entity}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))

@@ -20,12 +20,13 @@ def sync_job(app: Flask) -> SyncSummary | None:
         return None
     summary = run(app, trigger="schedule")
     log.info(
-        "ERP sync %s: read %d, created %d, updated %d, quarantined %d",
+        "ERP sync %s: read %d, created %d, updated %d, quarantined %d, suppressed %d",
         summary.status,
         summary.read,
         summary.created,
         summary.updated,
         summary.quarantined,
+        summary.suppressed,
     )
     return summary
 

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from erp.models import QuarantinedRow
@@ -49,6 +49,12 @@ def resolve(session: Session, entity: str, source_keys: Iterable[str], now: dt.d
         )
         .values(resolved_at=now)
     )
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def drop(session: Session, entity: str, source_key: str) -> int:
+    """Remove the entry of one row altogether (it belongs to an erased person)."""
+    stmt = delete(QuarantinedRow).where(QuarantinedRow.entity == entity, QuarantinedRow.source_key == source_key)
     return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
 
 

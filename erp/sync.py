@@ -27,12 +27,12 @@ from sqlalchemy.orm import Session
 
 from domain.db import Database
 from erp import lock, quarantine, queries, watermarks
-from erp.apply import Batch, Counts, Settings, apply_batch, source_key
+from erp.apply import COUNTS, Batch, Counts, Settings, apply_batch, source_key
 from erp.mapping import SYNCED, Mapping, MappingError, load_mapping
 from erp.models import SyncRun
 from erp.reader import ErpError, MappingMismatch, Reader, ReaderFactory, Row, odbc_factory
 from runtime import services
-from runtime.config import country_code
+from runtime.config import country_code, privacy_key
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,7 @@ class SyncSummary:
     updated: int = 0
     unchanged: int = 0
     quarantined: int = 0
+    suppressed: int = 0
     duration_seconds: float = 0.0
     status: str = "running"
     error: str | None = None
@@ -60,7 +61,7 @@ class SyncSummary:
             mine[name] += value
 
     def counts(self) -> dict[str, Any]:
-        totals = {n: getattr(self, n) for n in ("read", "created", "updated", "unchanged", "quarantined")}
+        totals = {n: getattr(self, n) for n in COUNTS}
         return {**totals, "by_entity": self.by_entity}
 
 
@@ -74,6 +75,7 @@ class _Job:
     progress: Progress
     renew: Callable[[], None]
     summary: SyncSummary
+    hash_key: str = ""
 
 
 def run(
@@ -164,7 +166,17 @@ def _sync(
     reader = reader_factory(app)()
     try:
         check_tables(reader, mapping, names)
-        job = _Job(db, reader, mapping, lambda: services.now(app), country_code(app.config), progress, renew, summary)
+        job = _Job(
+            db,
+            reader,
+            mapping,
+            lambda: services.now(app),
+            country_code(app.config),
+            progress,
+            renew,
+            summary,
+            privacy_key(app.config),
+        )
         for name in names:
             _retry_quarantined(job, name)
             _sync_entity(job, name, full)
@@ -218,7 +230,7 @@ def _lines_for(job: _Job, orders: list[Row]) -> dict[str, list[Row]]:
 def _commit(job: _Job, batch: Batch, also: Callable[[Session], None] | None = None) -> None:
     """One transaction: the batch's effects, its quarantine entries and the watermark."""
     with job.db.unit_of_work() as session:
-        counts = apply_batch(session, batch, Settings(job.mapping, job.country_code, job.now()))
+        counts = apply_batch(session, batch, Settings(job.mapping, job.country_code, job.now(), job.hash_key))
         if also is not None:
             also(session)
     job.summary.add(batch.entity, counts)

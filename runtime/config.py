@@ -38,6 +38,11 @@ DEFAULTS: dict[str, Any] = {
     "BOT_HANDLER_THREADS": None,  # handler threads per process (default 4)
     "BOT_SENDER_THREADS": None,  # Graph API sends in flight at once, per process (default 16)
     "BOT_HANDLER_NICE": None,  # how much lower the handlers' CPU priority is than the webhook's (default 10)
+    # The address customers reach this app at (links in chat: the privacy notice, "my data" exports);
+    # unset, the host the last webhook was posted to.
+    "PUBLIC_BASE_URL": None,
+    # The key of the erased-phone suppression list's hashes; unset, SECRET_KEY (set it before rotating that).
+    "PRIVACY_HASH_KEY": None,
 }
 
 REQUIRED_IN_PRODUCTION = (
@@ -74,3 +79,8 @@ def check_production(config: Mapping[str, Any]) -> None:
 
 def country_code(config: Mapping[str, Any]) -> int:
     return int(str(config.get("DEFAULT_COUNTRY_CODE") or "91").lstrip("+"))
+
+
+def privacy_key(config: Mapping[str, Any]) -> str:
+    """The suppression list's HMAC key: ``PRIVACY_HASH_KEY``, else ``SECRET_KEY``."""
+    return str(config.get("PRIVACY_HASH_KEY") or config.get("SECRET_KEY") or DEV_SECRET)
