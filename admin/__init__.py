@@ -54,6 +54,8 @@ def init_app(app: Flask) -> None:
         dashboard,
         erp,
         messages,
+        privacy,
+        privacy_notice,
         rewards,
         security,
         settings,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -12,8 +12,10 @@ from admin import bp
 from admin.forms import ActionForm, ReplyForm, SimulatorForm
 from admin.security import EVERYONE, allow
 from admin.web import PER_PAGE, actor, cc, make_page, now, offset_for, page_number, unit_of_work
+from domain import suppression
 from domain.customers import Customer
 from domain.phones import normalize_phone
+from runtime.config import privacy_key
 
 SIM_HISTORY = 40
 
@@ -46,6 +48,8 @@ def conversation(phone: str) -> ResponseReturnValue:
         messages = api.thread(db, e164, limit=100)
         conv = api.conversation_state(db, e164, now())
         customer = db.scalar(select(Customer).where(Customer.phone == e164))
+        if customer is None and suppression.is_suppressed(db, privacy_key(current_app.config), phone=e164):
+            abort(404)  # an erased person's number: nothing to show, not even the number
         is_open = bool(conv is not None and conv.window_open)
     return render_template(
         "admin/conversation.html",

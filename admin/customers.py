@@ -5,22 +5,25 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin import bp
 from admin.forms import ActionForm, AdjustForm, new_nonce
+from admin.privacy_forms import MarketingConsentForm, NewRequestForm
 from admin.security import EVERYONE, MANAGERS, allow
 from admin.web import actor, cc, make_page, now, offset_for, page_number, unit_of_work
-from domain import audit, consents, customers, ledger, tiers
+from domain import access_log, audit, consents, customers, data_requests, ledger, suppression, tiers
 from domain.affiliate_models import Affiliate
 from domain.customers import Customer
 from domain.errors import InvalidPhone
+from domain.phones import normalize_phone
 from domain.rewards import Redemption
 from domain.rules import load_rules
 from domain.timeutil import add_months
+from runtime.config import privacy_key
 
 log = logging.getLogger(__name__)
 LEDGER_PER_PAGE = 20
@@ -34,7 +37,18 @@ def customers_search() -> ResponseReturnValue:
     with unit_of_work() as session:
         exact = exact_match(session, query, cc()) if number == 1 else None
         rows = [exact] if exact else customers.search(session, query, cc(), limit=26, offset=offset_for(number))
+        if not rows and erased_number(session, query, cc()):
+            query = ""  # an erased person's number is not shown back, not even as the search typed
     return render_template("admin/customers.html", q=query, page=make_page(rows, number))
+
+
+def erased_number(session: Session, query: str, country_code: int) -> bool:
+    """Is ``query`` a phone number on the suppression list (an erased person's)?"""
+    with contextlib.suppress(InvalidPhone):
+        phone = normalize_phone(query, country_code) if query else None
+        key = privacy_key(current_app.config)
+        return phone is not None and suppression.is_suppressed(session, key, phone=phone)
+    return False
 
 
 def exact_match(session: Session, query: str, country_code: int) -> Customer | None:
@@ -77,6 +91,10 @@ def _customer_context(customer_id: int, form: AdjustForm | None = None) -> dict[
         )
         referrer = session.get(Customer, customer.referred_by_id) if customer.referred_by_id else None
         affiliate = session.get(Affiliate, customer.affiliate_id) if customer.affiliate_id else None
+        consent_rows = consents.history(session, customer.id)[-20:][::-1]
+        requests = data_requests.of_customer(session, customer.id)[:20]
+        needs_guardian = consents.needs_guardian(session, customer, moment)
+        access_log.record(session, staff=actor(), customer_id=customer.id, action="view", now=moment)
     if form is None:
         form = AdjustForm(formdata=None, nonce=new_nonce())
     return {
@@ -90,6 +108,12 @@ def _customer_context(customer_id: int, form: AdjustForm | None = None) -> dict[
         "affiliate": affiliate,
         "form": form,
         "action": ActionForm(),
+        "consent_rows": consent_rows,
+        "requests": requests,
+        "needs_guardian": needs_guardian,
+        "request_form": NewRequestForm(formdata=None),
+        "consent_form": MarketingConsentForm(formdata=None),
+        "now": moment,
     }
 
 

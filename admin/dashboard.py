@@ -14,7 +14,7 @@ from admin import bp
 from admin.charts import PALETTE, Series, bar_chart, line_chart
 from admin.security import EVERYONE, allow
 from admin.web import now, unit_of_work
-from domain import reports
+from domain import reports, totals
 from domain.rules import load_rules
 
 CACHE_SECONDS = 60
@@ -45,18 +45,30 @@ def cached_dashboard() -> reports.Dashboard:
     Closed months are the expensive part (a scan of a year of ledger entries)
     and only back-dated entries change them.
     """
+    return cached_figures()[0]
+
+
+def cached_figures() -> tuple[reports.Dashboard, totals.Totals]:
+    """The dashboard's figures and the program's totals (``loyalty totals``), cached together.
+
+    A cached copy is used only while ``totals.freshness`` is unchanged (a few index look-ups), so
+    the totals shown always agree with ``loyalty totals``, e.g. right after an erasure.
+    """
     config = current_app.config
-    figures = _cached("figures", float(config.get("ADMIN_DASHBOARD_CACHE_SECONDS", CACHE_SECONDS)))
-    if figures is not None:
-        return figures  # type: ignore[no-any-return]
+    with unit_of_work() as session:
+        stamp = totals.freshness(session)
+    cached = _cached("figures", float(config.get("ADMIN_DASHBOARD_CACHE_SECONDS", CACHE_SECONDS)))
+    if cached is not None and cached[0] == stamp:
+        return cached[1], cached[2]  # type: ignore[no-any-return]
     history = _cached("history", float(config.get("ADMIN_DASHBOARD_HISTORY_SECONDS", HISTORY_SECONDS)))
     with unit_of_work() as session:
         moment = now()
         figures = reports.dashboard(session, load_rules(session), moment, history=history)
+        program = totals.program_totals(session)
     if history is None or history.current != figures.points[-1].month:
         _keep("history", reports.history_of(figures))
-    _keep("figures", figures)
-    return figures
+    _keep("figures", (stamp, figures, program))
+    return figures, program
 
 
 def forget_cache() -> None:
@@ -96,6 +108,6 @@ def charts(figures: reports.Dashboard) -> dict[str, Markup]:
 @bp.route("/")
 @allow(*EVERYONE)
 def dashboard() -> ResponseReturnValue:
-    figures = cached_dashboard()
+    figures, program = cached_figures()
     currency = current_app.config.get("CURRENCY", "INR")
-    return render_template("admin/dashboard.html", f=figures, charts=charts(figures), currency=currency)
+    return render_template("admin/dashboard.html", f=figures, totals=program, charts=charts(figures), currency=currency)

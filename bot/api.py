@@ -17,22 +17,24 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import conversations, engine, outbox
+from bot import conversations, engine, notice, outbox
 from bot import replies as rp
 from bot.messages import Incoming, Reply
 from bot.models import Conversation, InboundMessage, OutboxMessage
-from bot.texts import texts_for
+from bot.texts import LANGUAGES, texts_for
 from domain import audit
 from domain.errors import ValidationError
 from domain.phones import normalize_phone
 
 __all__ = [
+    "LANGUAGES",
     "OUTBOX_STATUSES",
     "ConversationState",
     "Reply",
     "SentMessage",
     "conversation_state",
     "hand_back",
+    "privacy_notice",
     "reply_lines",
     "sent_messages",
     "simulate",
@@ -225,3 +227,19 @@ def _sent(m: OutboxMessage) -> SentMessage:
         error=m.error,
         last_change_at=m.read_at or m.delivered_at or m.sent_at or m.failed_at,
     )
+
+
+@dataclass(frozen=True)
+class NoticeTexts:
+    """The privacy notice the members see now: its version and its text per language."""
+
+    label: str
+    texts: dict[str, str]
+    shipped: bool  # the catalogs' text (nothing published yet)
+
+
+def privacy_notice(session: Session) -> NoticeTexts:
+    """For the console's notice editor: what ``/privacy`` shows in each language."""
+    shown = {lang: notice.current(session, lang) for lang in LANGUAGES}
+    label = shown[LANGUAGES[0]].label
+    return NoticeTexts(label, {lang: s.body for lang, s in shown.items()}, label == notice.default_label())

@@ -13,6 +13,7 @@ points_expiring   name, points, expiry date
 voucher_issued    name, reward, voucher code, valid-until date
 referral_bonus    name, points
 points_returned   name, points, bill number, balance
+retention_warning name, points, erasure date
 ================  ===============================================
 """
 
@@ -132,6 +133,21 @@ def points_returned(t: Texts, customer: Customer, data: Mapping[str, Any]) -> tu
     return body, (_name(t, customer), t.number(points), bill, t.number(balance))
 
 
+def retention_warning(t: Texts, customer: Customer, data: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    date = t.date(_when(data["erase_on"]))
+    body = "\n".join(
+        [
+            t._("We have not seen you for a long time, so we will delete your loyalty account on {date}.", date=date),
+            t.n_(
+                "Your {n} point will be lost then. Send any message before that date to keep your account.",
+                "Your {n} points will be lost then. Send any message before that date to keep your account.",
+                customer.points_balance,
+            ),
+        ]
+    )
+    return body, (_name(t, customer), t.number(customer.points_balance), date)
+
+
 RENDERERS: dict[str, Renderer] = {
     "points_earned": points_earned,
     "tier_changed": tier_changed,
@@ -139,4 +155,5 @@ RENDERERS: dict[str, Renderer] = {
     "voucher_issued": voucher_issued,
     "referral_bonus": referral_bonus,
     "points_returned": points_returned,
+    "retention_warning": retention_warning,
 }

@@ -48,12 +48,12 @@ def summary_lines(t: Texts, s: data_export.Summary) -> list[str]:
         t._("Birthday: {date}", date=t.date(s.birthday) if s.birthday else t._("not given")),
         t._("Member since {date}", date=t.date(s.joined)),
         t._("Service messages: {a} · Offers: {b}", a=yes if s.service_messages else no, b=yes if s.marketing else no),
-        t.n_("Points: {n}", "Points: {n}", s.points) + " · " + t._("Tier: {tier}", tier=tier_name(t, s.tier)),
-        t.n_("Purchases: {n}", "Purchases: {n}", s.orders),
+        t._("Points: {points}", points=t.number(s.points)) + " · " + t._("Tier: {tier}", tier=tier_name(t, s.tier)),
+        t._("Purchases: {count}", count=t.number(s.orders)),
         t._("Vouchers: {total} ({open} open)", total=t.number(s.vouchers), open=t.number(s.open_vouchers)),
         t._("Your referral code: {code}", code=s.referral_code)
         + " · "
-        + t.n_("friends referred: {n}", "friends referred: {n}", s.friends_referred),
+        + t._("friends referred: {count}", count=t.number(s.friends_referred)),
     ]
     if s.referred_by_someone or s.came_through_affiliate:
         lines.append(t._("You joined through a friend's or a partner's code."))
@@ -117,9 +117,11 @@ def ask_erasure(turn: Turn) -> list[Reply]:
     summary = data_export.summary(turn.session, customer)
     lines = [
         t._("Delete all your data? This cannot be undone (reference {ref}).", ref=request.reference),
-        t.n_("You will lose your {n} point", "You will lose your {n} points", summary.points)
-        + " "
-        + t.n_("and {n} open voucher.", "and {n} open vouchers.", summary.open_vouchers),
+        t._(
+            "You will lose {points} and {vouchers}.",
+            points=t.n_("{n} point", "{n} points", summary.points),
+            vouchers=t.n_("{n} open voucher", "{n} open vouchers", summary.open_vouchers),
+        ),
         t._("Your purchases stay in the shop's accounts, without your name or number."),
     ]
     hours = settings.erasure_cooling_off_hours

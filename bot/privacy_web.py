@@ -33,8 +33,13 @@ def privacy_notice() -> ResponseReturnValue:
         shown = notice.current(session, lang)
     t = texts_for(lang, current_app.config)
     others = [(code, texts_for(code, {})._("English")) for code in LANGUAGES if code != lang]
-    published = t.date(shown.published_at) if shown.published_at else None
-    html = render_template("privacy/notice.html", notice=shown, t=t, others=others, published=published)
+    labels = {
+        "title": t._("Privacy notice"),
+        "version": t._("Version {version}", version=shown.label),
+        "published": t._("published {date}", date=t.date(shown.published_at)) if shown.published_at else "",
+        "others": t._("Other languages"),
+    }
+    html = render_template("privacy/notice.html", notice=shown, labels=labels, others=others)
     return Response(html, headers={"Content-Language": lang, "Cache-Control": "public, max-age=300"})
 
 

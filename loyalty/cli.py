@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import sys
 import uuid
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from domain import audit, customers, ledger, rewards
+from domain import audit, consents, customers, ledger, rewards, totals
 from domain.errors import DomainError
 from domain.rules import load_rules
 from domain.timeutil import add_months
@@ -33,13 +34,16 @@ demo_group = AppGroup("demo", help="Demo data for trying the product.")
 users_group = AppGroup("users", help="Staff accounts.")
 points_group = AppGroup("points", help="Manual points adjustments and look-ups.")
 rewards_group = AppGroup("rewards", help="The reward catalog.")
-loyalty_group = AppGroup("loyalty", help="Ledger checks.")
+loyalty_group = AppGroup("loyalty", help="Ledger checks and the program's totals.")
 
 
 def init_app(app: Flask) -> None:
+    from loyalty import privacy_cli
+
     for group in (db_group, demo_group, users_group, points_group, rewards_group, loyalty_group):
         app.cli.add_command(group)
     app.cli.add_command(scheduler_command)
+    privacy_cli.init_app(app)
 
 
 def one_line_errors(func: F) -> F:
@@ -191,10 +195,22 @@ def loyalty_verify() -> None:
     started = dt.datetime.now(dt.UTC)
     with services.database().unit_of_work() as session:
         drifts = ledger.verify(session)
+        mismatched = consents.mismatches(session)
+        minors = consents.minors_marketed(session, services.now().date())
     took = (dt.datetime.now(dt.UTC) - started).total_seconds()
-    if not drifts:
-        click.echo(f"ledger ok: every balance matches its entries ({took:.2f}s)")
+    if not drifts and not mismatched and not minors:
+        click.echo(f"ledger ok: every balance matches its entries; consent flags match the ledger ({took:.2f}s)")
         return
+    if mismatched:
+        shown = ", ".join(str(i) for i in mismatched[:20])
+        click.echo(f"consent flags disagree with the consent ledger for {len(mismatched)} member(s): {shown}", err=True)
+    if minors:
+        shown = ", ".join(str(i) for i in minors[:20])
+        click.echo(
+            f"{len(minors)} member(s) under 18 marked for marketing without a parent's consent: {shown}", err=True
+        )
+    if not drifts:
+        sys.exit(1)
     for d in drifts[:50]:
         click.echo(
             f"customer {d.customer_id}: cached {d.cached_balance}, ledger {d.ledger_balance}, "
@@ -204,6 +220,15 @@ def loyalty_verify() -> None:
         )
     click.echo(f"drift in {len(drifts)} customer balance(s)", err=True)
     sys.exit(1)
+
+
+@loyalty_group.command("totals")
+@one_line_errors
+def loyalty_totals() -> None:
+    """The program's totals as one JSON object (the dashboard shows the same figures)."""
+    with services.database().unit_of_work() as session:
+        figures = totals.program_totals(session)
+    click.echo(json.dumps(figures.to_json()))
 
 
 @click.command("scheduler")

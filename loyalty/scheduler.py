@@ -16,8 +16,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from bot import jobs as bot_jobs
+from bot import privacy_jobs as bot_privacy_jobs
 from erp import jobs as erp_jobs
-from loyalty import jobs
+from loyalty import jobs, privacy_jobs
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,12 @@ def job_table(app: Flask) -> list[tuple[str, Callable[[Flask], Any], dict[str, A
         ("apply_early_statuses", bot_jobs.apply_early_statuses, {"trigger": "interval", "seconds": 30}),
         ("dispatch_notifications", bot_jobs.dispatch_notifications, {"trigger": "interval", "seconds": 20}),
         ("erp_sync", erp_jobs.sync_job, {"trigger": "interval", "minutes": erp_jobs.interval_minutes(app)}),
+        # Privacy: erasures after their cooling-off, retention (off unless set in the console), old data.
+        ("run_due_erasures", privacy_jobs.run_due_erasures, {"trigger": "interval", "minutes": 5}),
+        ("warn_inactive", privacy_jobs.warn_inactive, {"trigger": "cron", "hour": 10, "minute": 15}),
+        ("erase_inactive", privacy_jobs.erase_inactive, {"trigger": "interval", "hours": 1}),
+        ("purge_message_bodies", bot_privacy_jobs.purge_message_bodies, {"trigger": "cron", "hour": 2, "minute": 30}),
+        ("purge_access_log", privacy_jobs.purge_access_log, {"trigger": "cron", "hour": 2, "minute": 45}),
     ]
     return table
 
