@@ -11,7 +11,6 @@ import json
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from admin import bp
@@ -52,16 +51,15 @@ def privacy_queue() -> ResponseReturnValue:
     )
 
 
-def _request_or_404(session: Session, reference: str) -> DataRequest:
-    found = session.scalar(select(DataRequest).where(DataRequest.reference == reference.strip().upper()))
-    return found or abort(404)
+def _request_or_404(session: Session, request_id: int) -> DataRequest:
+    return session.get(DataRequest, request_id) or abort(404)
 
 
-@bp.route("/privacy/requests/<reference>")
+@bp.route("/privacy/requests/<int:request_id>")
 @allow(*EVERYONE)
-def privacy_request(reference: str) -> ResponseReturnValue:
+def privacy_request(request_id: int) -> ResponseReturnValue:
     with unit_of_work() as session:
-        found = _request_or_404(session, reference)
+        found = _request_or_404(session, request_id)
         customer = session.get(Customer, found.customer_id)
         balance = customer.points_balance if customer else 0
         summary = data_export.summary(session, customer) if customer and not customer.is_erased else None
@@ -77,42 +75,42 @@ def privacy_request(reference: str) -> ResponseReturnValue:
     )
 
 
-@bp.route("/privacy/requests/<reference>/erase", methods=["POST"])
+@bp.route("/privacy/requests/<int:request_id>/erase", methods=["POST"])
 @allow(*MANAGERS)
-def privacy_request_erase(reference: str) -> ResponseReturnValue:
+def privacy_request_erase(request_id: int) -> ResponseReturnValue:
     """Carry out an erasure request now (whatever cooling-off it was waiting out)."""
     moment = now()
     with unit_of_work() as session:
-        found = _request_or_404(session, reference)
+        found = _request_or_404(session, request_id)
         if found.kind != "erasure":
             raise InvalidTransition(f"{found.reference} is a {found.kind} request, not an erasure")
         outcome = erasure.erase_for(session, found, now=moment, actor=actor(), hash_key=privacy_key(current_app.config))
         access_log.record(session, staff=actor(), customer_id=found.customer_id, action="erase", now=moment)
     flash(f"{outcome.summary().capitalize()}. Request {found.reference} is done.", "success")
-    return redirect(url_for("admin.privacy_request", reference=found.reference))
+    return redirect(url_for("admin.privacy_request", request_id=found.id))
 
 
-@bp.route("/privacy/requests/<reference>/close", methods=["POST"])
+@bp.route("/privacy/requests/<int:request_id>/close", methods=["POST"])
 @allow(*MANAGERS)
-def privacy_request_close(reference: str) -> ResponseReturnValue:
+def privacy_request_close(request_id: int) -> ResponseReturnValue:
     form = CloseRequestForm()
     if not form.validate_on_submit():
         flash("Choose an outcome and say what happened.", "error")
-        return redirect(url_for("admin.privacy_request", reference=reference))
+        return redirect(url_for("admin.privacy_request", request_id=request_id))
     with unit_of_work() as session:
-        found = _request_or_404(session, reference)
+        found = _request_or_404(session, request_id)
         data_requests.close(found, form.status.data, actor=actor(), now=now(), outcome=form.note.data)
     flash(f"Request {found.reference} is {found.status}.", "success")
-    return redirect(url_for("admin.privacy_request", reference=found.reference))
+    return redirect(url_for("admin.privacy_request", request_id=found.id))
 
 
-@bp.route("/privacy/requests/<reference>/export")
+@bp.route("/privacy/requests/<int:request_id>/export")
 @allow(*MANAGERS)
-def privacy_request_export(reference: str) -> ResponseReturnValue:
+def privacy_request_export(request_id: int) -> ResponseReturnValue:
     """The member's export as a JSON download, for answering a request made outside the chat."""
     moment = now()
     with unit_of_work() as session:
-        found = _request_or_404(session, reference)
+        found = _request_or_404(session, request_id)
         customer = session.get(Customer, found.customer_id)
         if customer is None or customer.is_erased:
             abort(410)
@@ -154,7 +152,7 @@ def customer_privacy_request(customer_id: int) -> ResponseReturnValue:
             details={"request": found.reference, "kind": found.kind},
         )
     flash(f"Request {found.reference} opened, due {found.due_at:%Y-%m-%d}.", "success")
-    return redirect(url_for("admin.privacy_request", reference=found.reference))
+    return redirect(url_for("admin.privacy_request", request_id=found.id))
 
 
 @bp.route("/customers/<int:customer_id>/marketing-consent", methods=["POST"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from domain.data_requests import KINDS
@@ -11,7 +11,14 @@ from domain.privacy_settings import LEGAL_MAX_DUE_DAYS
 
 
 class CloseRequestForm(FlaskForm):
-    status = SelectField("Outcome", choices=[("done", "Done"), ("rejected", "Rejected"), ("cancelled", "Cancelled")])
+    status = SelectField(
+        "Outcome",
+        choices=[
+            SelectChoice("done", "Done"),
+            SelectChoice("rejected", "Rejected"),
+            SelectChoice("cancelled", "Cancelled"),
+        ],
+    )
     note = StringField(
         "What was done, or why not", validators=[DataRequired(message="Say what happened."), Length(max=500)]
     )
@@ -20,12 +27,14 @@ class CloseRequestForm(FlaskForm):
 class NewRequestForm(FlaskForm):
     """A request made outside the chat (on the phone, at the counter), entered by staff."""
 
-    kind = SelectField("Request", choices=[(k, k.title()) for k in KINDS])
+    kind = SelectField("Request", choices=[SelectChoice(k, k.title()) for k in KINDS])
     note = StringField("Note (no personal data)", validators=[Optional(), Length(max=200)])
 
 
 class MarketingConsentForm(FlaskForm):
-    granted = SelectField("Marketing messages", choices=[("yes", "Consent given"), ("no", "Consent withdrawn")])
+    granted = SelectField(
+        "Marketing messages", choices=[SelectChoice("yes", "Consent given"), SelectChoice("no", "Consent withdrawn")]
+    )
     parent = BooleanField("A parent consented for a member under 18 (I checked who they are)")
 
 

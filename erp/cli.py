@@ -89,11 +89,12 @@ def _bar(bar: object) -> sync.Progress:
 def _print_summary(summary: sync.SyncSummary) -> None:
     click.echo(
         f"read {summary.read}, created {summary.created}, updated {summary.updated}, "
-        f"unchanged {summary.unchanged}, quarantined {summary.quarantined}, suppressed {summary.suppressed} "
-        f"in {summary.duration_seconds:.1f} s"
+        f"unchanged {summary.unchanged}, quarantined {summary.quarantined}"
+        + (f", suppressed {summary.suppressed}" if summary.suppressed else "")
+        + f" in {summary.duration_seconds:.1f} s"
     )
     for entity, counts in summary.by_entity.items():
-        click.echo(f"  {entity}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+        click.echo(f"  {entity}: " + ", ".join(f"{k} {v}" for k, v in counts.items() if v or k != "suppressed"))
     with services.database().unit_of_work() as session:
         rows, total = open_rows(session, limit=QUARANTINE_SHOWN), open_count(session)
     if not total:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain import affiliates, consents, orders, referrals, rewards
+from domain import affiliates, consents, data_requests, orders, privacy_settings, referrals, rewards
 from domain.customers import Customer, NewCustomer, enrol
 from domain.rules import load_rules
 
@@ -72,7 +72,28 @@ def seed(session: Session, now: dt.datetime, country_code: int = 91, *, if_empty
         friend.created_at = now - dt.timedelta(days=10)
         referrals.attribute(session, friend, people[0], now - dt.timedelta(days=10), is_new=True)
     _orders(session, [*people, newcomer], rules, now)
+    _data_requests(session, people, now)
     return f"demo data ready: {len(people) + 1} customers, {len(DEMO_REWARDS)} rewards, affiliate code {partner.code}"
+
+
+def _data_requests(session: Session, people: list[Customer], now: dt.datetime) -> None:
+    """Something in the privacy queue: a summary the chat answered, a correction asked on the phone."""
+    if session.scalar(select(func.count(data_requests.DataRequest.id))):
+        return
+    settings = privacy_settings.load(session)
+    asked = now - dt.timedelta(days=2)
+    data_requests.answered(
+        session,
+        people[0],
+        "access",
+        channel="whatsapp",
+        now=asked,
+        settings=settings,
+        outcome="summary sent in the chat",
+    )
+    data_requests.open_request(
+        session, people[1], "correction", channel="console", now=asked, settings=settings, details={"note": "email"}
+    )
 
 
 def _orders(session: Session, people: list[Customer], rules: object, now: dt.datetime) -> None:

@@ -60,7 +60,14 @@ def test_a_connection_cut_mid_run_keeps_committed_batches_and_resumes_without_do
 
     resumed = sync.run(erp_app)
     assert resumed.status == "ok"
-    assert resumed.by_entity["orders"] == {"read": 4, "created": 4, "updated": 0, "unchanged": 0, "quarantined": 0}
+    assert resumed.by_entity["orders"] == {
+        "read": 4,
+        "created": 4,
+        "updated": 0,
+        "unchanged": 0,
+        "quarantined": 0,
+        "suppressed": 0,
+    }
     assert totals(erp_app) == (10, 100, 10)
     sync.run(erp_app, full=True)
     assert totals(erp_app) == (10, 100, 10)
