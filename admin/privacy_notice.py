@@ -13,6 +13,7 @@ from admin.security import ADMINS, allow
 from admin.web import actor, make_page, now, offset_for, page_number, unit_of_work
 from bot import api as bot_api
 from domain import access_log, audit, notices, privacy_settings
+from domain.errors import DomainError
 from domain.privacy_settings import PrivacySettings
 
 SETTING_FIELDS = tuple(f.name for f in dataclasses.fields(PrivacySettings))
@@ -29,22 +30,31 @@ def privacy_notice_editor() -> ResponseReturnValue:
     form = notice_form(languages, shown.texts, request.form if request.method == "POST" else None)
     if request.method == "POST" and form.validate_on_submit():
         bodies = {lang: str(getattr(form, f"body_{lang}").data) for lang in languages}
-        with unit_of_work() as session:
-            version = notices.publish(session, bodies, languages=languages, actor=actor(), now=now())
-            audit.record(
-                session,
-                actor=actor(),
-                action="privacy.notice_publish",
-                entity_type="privacy_notice",
-                entity_id=notices.label(version),
-                now=now(),
-                reason=form.reason.data,
-            )
-        flash(f"Privacy notice {notices.label(version)} published; the chat links to it from now on.", "success")
-        return redirect(url_for("admin.privacy_notice_editor"))
+        try:
+            version = _publish(bodies, languages, form.reason.data or "")
+        except DomainError as exc:
+            flash(exc.reason, "error")
+        else:
+            flash(f"Privacy notice {notices.label(version)} published; the chat links to it from now on.", "success")
+            return redirect(url_for("admin.privacy_notice_editor"))
     status = 400 if request.method == "POST" else 200
     fields = [(lang, getattr(form, f"body_{lang}")) for lang in languages]
     return render_template("admin/privacy_notice.html", form=form, fields=fields, shown=shown, history=history), status
+
+
+def _publish(bodies: dict[str, str], languages: tuple[str, ...], reason: str) -> int:
+    with unit_of_work() as session:
+        version = notices.publish(session, bodies, languages=languages, actor=actor(), now=now())
+        audit.record(
+            session,
+            actor=actor(),
+            action="privacy.notice_publish",
+            entity_type="privacy_notice",
+            entity_id=notices.label(version),
+            now=now(),
+            reason=reason,
+        )
+    return version
 
 
 @bp.route("/privacy/settings", methods=["GET", "POST"])
