@@ -245,7 +245,9 @@ def scrubber(phone: str, name: str | None) -> Callable[[str], str]:
     national = digits[-10:]
     needles = [re.escape(p) for p in sorted({phone, digits, national}, key=len, reverse=True) if len(p) >= 6]
     words = [re.escape(w) for w in (name or "").split() if len(w) >= 3]
-    parts = needles + [rf"\b{w}\b" for w in words]
+    # Word edges by hand: ``\b`` splits Devanagari words at their vowel signs, which are not ``\w``.
+    letter = r"[\w\u0900-\u097F]"
+    parts = needles + [rf"(?<!{letter}){w}(?!{letter})" for w in words]
     if not parts:
         return lambda text: text
     pattern = re.compile("|".join(parts), re.IGNORECASE)
