@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from decimal import Decimal
@@ -706,16 +707,17 @@ def test_every_reply_of_every_flow_is_recorded_with_its_options(database: Databa
 
 
 def test_a_domain_error_in_a_flow_is_undone_and_answered_politely(database: Database, monkeypatch: Any) -> None:
-    from bot import flows
+    from bot.flows import table
+    from bot.flows.turn import Turn
     from domain.errors import ValidationError
 
     make_customer(database)
 
-    def broken(turn: flows.Turn) -> list[Reply]:
+    def broken(turn: Turn) -> list[Reply]:
         turn.require_customer().name = "Changed"
         raise ValidationError("something the domain refused")
 
-    monkeypatch.setitem(flows.COMMANDS, "history", broken)
+    monkeypatch.setitem(table.COMMANDS, "history", dataclasses.replace(table.COMMANDS["history"], handler=broken))
     chat = Chat(database)
     chat.send("hi")
     chat.send("history")
@@ -731,7 +733,9 @@ def test_a_domain_error_on_the_handlers_path_is_rolled_back_and_run_again_in_a_s
 ) -> None:
     """Handler threads run flows without a savepoint; a domain error rolls the whole message back and
     handles it again guarded, so its writes are undone and the customer gets the polite answer once."""
-    from bot import flows, pipeline
+    from bot import pipeline
+    from bot.flows import table
+    from bot.flows.turn import Turn
     from bot.models import InboundMessage, OutboxMessage
     from domain.errors import ValidationError
 
@@ -739,14 +743,14 @@ def test_a_domain_error_on_the_handlers_path_is_rolled_back_and_run_again_in_a_s
     Chat(database).send("hi")
     calls: list[str] = []
 
-    def broken(turn: flows.Turn) -> list[Reply]:
+    def broken(turn: Turn) -> list[Reply]:
         calls.append(turn.conv.state)
         turn.require_customer().name = "Changed"
         turn.conv.language = "hi"
         turn.goto("reward_confirm")
         raise ValidationError("something the domain refused")
 
-    monkeypatch.setitem(flows.COMMANDS, "history", broken)
+    monkeypatch.setitem(table.COMMANDS, "history", dataclasses.replace(table.COMMANDS["history"], handler=broken))
     incoming = Incoming(message_id="wamid.guarded", phone=PHONE, kind="text", text="history")
     with database.unit_of_work() as session:
         stored = pipeline.store_received(session, incoming, NOW)
