@@ -11,7 +11,8 @@
   The button ids that question offers are listed with it (``"reward:"`` is followed by an id).
 
 Adding a flow: its handlers in a module of this package (a :class:`~bot.flows.turn.Turn` in,
-replies out, :meth:`~bot.flows.turn.Turn.goto` to move on), its rows here, its texts in the catalogs.
+replies out, :meth:`~bot.flows.turn.Turn.goto` to move on), its rows here (a command for each way
+in, a state for each question it asks), its texts in both catalogs.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ class Reach(enum.Enum):
 
 @dataclass(frozen=True)
 class Command:
+    """A command: the handler that answers it, and the ways customers ask for it."""
+
     handler: Handler
     words: tuple[str, ...] = ()  # typed, in English and Hindi; no word may ask for two commands
     code_words: tuple[str, ...] = ()  # typed before a code: JOIN ABC123
@@ -48,8 +51,10 @@ class Command:
 
 @dataclass(frozen=True)
 class State:
+    """A state: the handler of the next message, and what the question asked in it offers and keeps."""
+
     handler: Handler
-    buttons: tuple[str, ...] = ()  # the ids its question offers; ``x:`` means ``x:`` and an id
+    buttons: tuple[str, ...] = ()  # the ids its question offers (the handler reads turn.choice); "x:" and an id
     data: tuple[str, ...] = ()  # keys of ``Conversation.data`` it keeps, dropped when the state changes
     onboarding: bool = False
 
