@@ -7,22 +7,37 @@ import functools
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.keywords import Command
+from bot.keywords import Command, Keywords
 from bot.messages import Incoming, Reply
 from bot.models import Conversation
 from bot.texts import LANGUAGES, Texts, texts_for
 from domain.customers import Customer, find_by_phone
 from domain.rules import RULES_KEY, ProgramRules, Setting, load_rules
 
-if TYPE_CHECKING:
-    from bot.flows.table import Table
-
 Handler = Callable[["Turn"], list[Reply]]
+
+
+class Answers(Protocol):
+    """A row of the table that answers with a handler (``bot.flows.table.Command``)."""
+
+    @property
+    def handler(self) -> Handler: ...
+
+
+class Table(Protocol):
+    """What a flow may read of the table (``bot.flows.table.TABLE``), which imports every flow."""
+
+    @property
+    def keywords(self) -> Keywords: ...
+    @property
+    def commands(self) -> Mapping[str, Answers]: ...
+    @property
+    def state_keys(self) -> tuple[str, ...]: ...
 
 
 @dataclass
