@@ -10,6 +10,7 @@
 * ``referral``: a customer's code and link, JOIN, the affiliate program.
 * ``account``: help, STOP and START, the language changed later.
 * ``handoff``: talking to a person.
+* ``privacy``: the member's rights: "my data", the full export, corrections, erasure.
 
 Handlers take a ``Turn`` and return the replies; they move the conversation with ``Turn.goto``.
 Domain errors are turned into friendly answers in the flows, never shown as they are.

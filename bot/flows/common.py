@@ -24,6 +24,7 @@ def show_menu(turn: Turn, intro: str | None = None) -> Reply:
         ("cmd:affiliate", t._("Affiliate"), t._("Earn commission as a partner")),
         ("cmd:help", t._("Help"), t._("Talk to a person")),
         ("cmd:language", t._("Language"), "English / हिन्दी"),
+        ("cmd:my_data", t._("My data"), t._("See, correct or delete it")),
     ]
     question = t._("What would you like to do?")
     body = f"{intro}\n\n{question}" if intro else question

@@ -9,6 +9,7 @@ kept in ``pending_code`` and applied at the end.
 
 from __future__ import annotations
 
+from bot import notice
 from bot import replies as rp
 from bot.flows.common import CONSENT_SOURCE, MEDIA_KINDS, button_or_word, fallback, first_name, show_menu
 from bot.flows.referral import apply_code
@@ -16,8 +17,11 @@ from bot.flows.turn import Turn
 from bot.keywords import normalize, yes_or_no
 from bot.messages import Reply
 from bot.texts import LANGUAGES, texts_for
-from domain import consents, referrals
+from domain import consents, referrals, suppression
 from domain.customers import Customer, NewCustomer, enrol
+from runtime.config import privacy_key
+
+NOTICE_SHOWN = "notice_version"  # the privacy notice the consent question linked to
 
 
 def start(turn: Turn) -> list[Reply]:
@@ -81,16 +85,24 @@ def ensure_customer(turn: Turn, language: str) -> Customer:
     customer = turn.customer
     if customer is None:
         new = NewCustomer(phone=turn.conv.phone, name=turn.incoming.profile_name, language=language)
-        customer, _ = enrol(turn.session, new, turn.now)
+        customer, created = enrol(turn.session, new, turn.now)
+        if created:
+            # Joining again by chat, after an erasure: the ERP may link this person again.
+            suppression.lift(turn.session, privacy_key(turn.config), customer.phone)
     turn.remember(customer)
     return customer
 
 
 def consent_question(turn: Turn) -> Reply:
+    """Asks for consent with the privacy notice in the member's language; the version shown is kept."""
     t = turn.t
-    body = t._(
+    shown = notice.current(turn.session, t.language)
+    turn.data[NOTICE_SHOWN] = shown.label
+    question = t._(
         "May we send you loyalty updates on WhatsApp: points earned, rewards and offers? You can send STOP at any time."
     )
+    link = t._("Privacy notice: {link}", link=notice.url(turn.session, turn.config, t.language))
+    body = f"{question}\n\n{link}"
     return rp.buttons(body, [("consent:yes", t._("Yes, please")), ("consent:no", t._("No, thanks"))])
 
 
@@ -99,7 +111,17 @@ def consent(turn: Turn) -> list[Reply]:
     if answer is None:
         return [consent_question(turn)]
     customer = turn.require_customer()
-    consents.record(turn.session, customer, consents.SERVICE, answer, channel=CONSENT_SOURCE, now=turn.now)
+    shown = str(turn.data.get(NOTICE_SHOWN) or notice.current(turn.session, turn.language).label)
+    consents.record(
+        turn.session,
+        customer,
+        consents.SERVICE,
+        answer,
+        channel=CONSENT_SOURCE,
+        now=turn.now,
+        notice_version=shown,
+        language=turn.language,
+    )
     t = turn.t
     if answer:
         ack = t._("Thank you! We will keep you posted.")

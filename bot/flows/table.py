@@ -21,7 +21,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.flows import account, balance, common, handoff, onboarding, redemption, referral
+from bot.flows import account, balance, common, handoff, onboarding, privacy, redemption, referral
 from bot.flows.turn import Handler
 from bot.keywords import Keywords
 
@@ -97,12 +97,42 @@ COMMANDS: dict[str, Command] = {
     ),
     "language": Command(account.ask_language, words=("language", "lang", "भाषा")),
     JOIN: Command(referral.join, code_words=("join", "जॉइन", "जुड़ें")),
+    # The member's rights (DPDP Act s.11-13): "my data", the full copy, a corrected name, erasure.
+    "my_data": Command(
+        privacy.my_data,
+        words=("my data", "my info", "my details", "what do you know about me", "मेरा डेटा", "मेरी जानकारी"),
+    ),
+    "export_data": Command(
+        privacy.send_export,
+        words=("export my data", "full copy", "copy of my data", "डेटा की कॉपी", "पूरी कॉपी"),
+    ),
+    "correct_name": Command(
+        privacy.ask_name,
+        words=("correct my name", "change my name", "fix my name", "मेरा नाम सुधारें", "नाम सुधारें", "नाम बदलें"),
+    ),
+    "delete_data": Command(
+        privacy.ask_erasure,
+        words=(
+            "delete my data",
+            "erase my data",
+            "delete my account",
+            "forget me",
+            "मेरा डेटा मिटाएँ",
+            "मेरा डेटा मिटाएं",
+            "मेरा डेटा हटाएँ",
+            "मेरा डेटा हटाएं",
+            "डेटा मिटाएँ",
+        ),
+    ),
+    "keep_data": Command(privacy.keep_data, words=("keep my data", "cancel deletion", "मेरा डेटा रखें")),
 }
 
 STATES: dict[str, State] = {
     "start": State(onboarding.start, onboarding=True),
     "language": State(onboarding.choose_language, buttons=("lang:",), onboarding=True),
-    "consent": State(onboarding.consent, buttons=("consent:yes", "consent:no"), onboarding=True),
+    "consent": State(
+        onboarding.consent, buttons=("consent:yes", "consent:no"), data=(onboarding.NOTICE_SHOWN,), onboarding=True
+    ),
     "referral_question": State(onboarding.referral_question, buttons=("ref:yes", "ref:no"), onboarding=True),
     "referral_code": State(onboarding.referral_code, onboarding=True),
     "menu": State(common.fallback),
@@ -110,6 +140,8 @@ STATES: dict[str, State] = {
     "confirm": State(redemption.confirm_redeem, buttons=("confirm:yes", "confirm:no"), data=("reward_id",)),
     "affiliate_apply": State(referral.affiliate_apply, buttons=("aff:apply",)),
     "settings_language": State(account.change_language, buttons=("lang:",)),
+    privacy.NAME_STATE: State(privacy.correct_name),
+    privacy.ERASE_STATE: State(privacy.confirm_erasure, buttons=("erase:yes", "erase:no")),
 }
 
 

@@ -12,8 +12,9 @@ import datetime as dt
 
 from bot import export_links, notice
 from bot import replies as rp
-from bot.flows import Turn, fallback, show_menu, tier_name
-from bot.keywords import is_command_word, yes_or_no
+from bot.flows.common import fallback, show_menu, tier_name
+from bot.flows.turn import Turn
+from bot.keywords import yes_or_no
 from bot.messages import Reply
 from bot.texts import Texts, texts_for
 from domain import data_export, data_requests, erasure, privacy_settings
@@ -35,7 +36,7 @@ def my_data(turn: Turn) -> list[Reply]:
     lines += summary_lines(t, data_export.summary(turn.session, customer))
     lines += ["", t._("Privacy notice: {link}", link=notice.url(turn.session, turn.config, t.language))]
     offer = t._("Would you like a full copy of your data (JSON and CSV)? You can also correct your name.")
-    choices = [("privacy:export", t._("Send full copy")), ("privacy:name", t._("Correct my name"))]
+    choices = [("cmd:export_data", t._("Send full copy")), ("cmd:correct_name", t._("Correct my name"))]
     return [rp.text("\n".join(lines)), rp.buttons(offer, [*choices, ("cmd:menu", t._("Menu"))])]
 
 
@@ -179,8 +180,6 @@ def _answer(turn: Turn) -> bool | None:
     if turn.choice == "erase:no":
         return False
     if turn.choice is None and turn.text:
-        if is_command_word(turn.text, "erase"):
-            return True
         return yes_or_no(turn.text)
     return None
 
