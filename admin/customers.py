@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,15 +15,13 @@ from admin.forms import ActionForm, AdjustForm, new_nonce
 from admin.privacy_forms import MarketingConsentForm, NewRequestForm
 from admin.security import EVERYONE, MANAGERS, allow
 from admin.web import actor, cc, make_page, now, offset_for, page_number, unit_of_work
-from domain import access_log, audit, consents, customers, data_requests, ledger, suppression, tiers
+from domain import access_log, audit, consents, customers, data_requests, ledger, tiers
 from domain.affiliate_models import Affiliate
 from domain.customers import Customer
 from domain.errors import InvalidPhone
-from domain.phones import normalize_phone
 from domain.rewards import Redemption
 from domain.rules import load_rules
 from domain.timeutil import add_months
-from runtime.config import privacy_key
 
 log = logging.getLogger(__name__)
 LEDGER_PER_PAGE = 20
@@ -37,18 +35,11 @@ def customers_search() -> ResponseReturnValue:
     with unit_of_work() as session:
         exact = exact_match(session, query, cc()) if number == 1 else None
         rows = [exact] if exact else customers.search(session, query, cc(), limit=26, offset=offset_for(number))
-        if not rows and erased_number(session, query, cc()):
-            query = ""  # an erased person's number is not shown back, not even as the search typed
-    return render_template("admin/customers.html", q=query, page=make_page(rows, number))
-
-
-def erased_number(session: Session, query: str, country_code: int) -> bool:
-    """Is ``query`` a phone number on the suppression list (an erased person's)?"""
-    with contextlib.suppress(InvalidPhone):
-        phone = normalize_phone(query, country_code) if query else None
-        key = privacy_key(current_app.config)
-        return phone is not None and suppression.is_suppressed(session, key, phone=phone)
-    return False
+    # A search that finds no one is not shown back: it may be an erased person's number or name,
+    # and those appear nowhere, not even as typed into the search.
+    return render_template(
+        "admin/customers.html", q=query if rows else "", searched=bool(query), page=make_page(rows, number)
+    )
 
 
 def exact_match(session: Session, query: str, country_code: int) -> Customer | None:

@@ -13,11 +13,13 @@ from urllib.parse import urlencode
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from runtime.config import DEV_SECRET
+
 SALT = "privacy-export"
 
 
 def _serializer(config: Mapping[str, Any]) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(str(config.get("SECRET_KEY")), salt=SALT)
+    return URLSafeTimedSerializer(str(config.get("SECRET_KEY") or DEV_SECRET), salt=SALT)
 
 
 def make_token(config: Mapping[str, Any], customer_id: int, reference: str) -> str:

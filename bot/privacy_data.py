@@ -179,3 +179,8 @@ def purge_bodies(session: Session, before: dt.datetime, batch: int = 1000) -> in
             .execution_options(synchronize_session=False)
         )
     return len(inbound_ids) + len(outbox_ids)
+
+
+# Registered on import: whoever can write the bot's tables has loaded this module, so an erasure
+# anywhere (chat, console, CLI, a job) forgets the bot's data too.
+register()

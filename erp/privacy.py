@@ -37,3 +37,6 @@ def _mentions(raw: dict[str, Any], national: str, erp_id: str | None) -> bool:
         if len(digits) >= 10 and digits.endswith(national):
             return True
     return False
+
+
+register()  # on import, like the bot's (``erp.init_app`` imports this module)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot import export_links, notice
+from bot import export_links, notice, privacy_data  # noqa: F401  (privacy_data: the bot's forgetter, for erasure)
 from bot import replies as rp
 from bot.flows.common import fallback, show_menu, tier_name
 from bot.flows.turn import Turn
