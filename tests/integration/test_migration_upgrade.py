@@ -17,7 +17,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
-from domain import consents, customers, ledger
+from domain import consents, customers, ledger, totals
 from domain.db import Database
 from domain.rules import load_rules
 from loyalty.migrate import alembic_config, upgrade
@@ -79,6 +79,12 @@ def test_data_from_0001_survives_the_upgrade_to_head(url_at_0001: str) -> None:
             ]
             assert carried[0].recorded_at == ravi.opt_in_changed_at
             assert not ravi.marketing_opt_in and consents.mismatches(session) == []
+            # 0006: nobody is erased or warned yet; the totals add up on old data (no forfeits).
+            figures = totals.program_totals(session)
+            assert figures.members == 7 and figures.points_forfeited == 0
+            assert figures.points_outstanding == (
+                figures.points_earned - figures.points_redeemed - figures.points_expired - figures.points_forfeited
+            )
             rules = load_rules(session)
             assert (rules.points_per_unit, rules.expiry_months, rules.point_value) == (2, 18, Decimal("0.50"))
         # Sequences carried on: a new member gets a fresh id, not one of the loaded rows'.
