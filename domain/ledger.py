@@ -4,7 +4,9 @@ Every credit is a *lot* with the points still unspent (``remaining``) and when
 they expire. Debits consume lots soonest-expiring first. Invariants, checked by
 ``verify``: for each customer the cached balance equals the sum of deltas and
 the sum of lots' ``remaining``, and ``points_owed`` equals the sum of
-``owed_delta``.
+``owed_delta``. Points reserved by open holds (``Customer.points_held``, see
+``domain.holds``) stay in the balance but are not spent by ``debit`` unless it
+takes a shortfall.
 
 All writers lock the customer row first (``SELECT ... FOR UPDATE``), so entries
 for one customer are serialised and idempotency checks cannot race.
@@ -184,7 +186,8 @@ def debit(
     found = existing_entry(session, key)
     if found is not None:
         return Posting(found, False)
-    available = customer.points_balance
+    # Points open holds reserve are not spendable; a shortfall debit (a return) takes from the whole balance.
+    available = customer.points_balance if allow_shortfall else customer.points_available
     if points > available and not allow_shortfall:
         raise InsufficientPoints(
             f"needs {points} points but the balance is {available}: {points - available} more needed",

@@ -1,26 +1,34 @@
 """Import every domain model so that ``Base.metadata`` is complete (for Alembic)."""
 
 from domain.affiliate_models import Affiliate, Commission, Payout
+from domain.api_keys import ApiKey
 from domain.audit import AuditEntry
 from domain.consents import Consent
 from domain.customers import Customer
 from domain.earning import Campaign
+from domain.holds import Hold
+from domain.idempotency import IdempotentRequest
 from domain.ledger import LedgerEntry
 from domain.notifications import Notification
 from domain.rewards import Redemption, Reward
 from domain.rules import Setting
 from domain.sales import Order, OrderLine, OrderReturn, Product
+from domain.staff_tokens import RefreshToken
+from domain.sync_runs import SyncRequest, SyncRun
 from domain.system import Heartbeat
 from domain.users import StaffUser
 
 __all__ = [
     "Affiliate",
+    "ApiKey",
     "AuditEntry",
     "Campaign",
     "Commission",
     "Consent",
     "Customer",
     "Heartbeat",
+    "Hold",
+    "IdempotentRequest",
     "LedgerEntry",
     "Notification",
     "Order",
@@ -29,7 +37,10 @@ __all__ = [
     "Payout",
     "Product",
     "Redemption",
+    "RefreshToken",
     "Reward",
     "Setting",
     "StaffUser",
+    "SyncRequest",
+    "SyncRun",
 ]
