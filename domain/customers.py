@@ -17,7 +17,7 @@ from domain.errors import NotFound, ValidationError
 from domain.phones import normalize_phone
 
 LANGUAGES = ("en", "hi")
-SOURCES = ("erp", "whatsapp", "referral", "affiliate", "staff", "demo")
+SOURCES = ("erp", "whatsapp", "referral", "affiliate", "staff", "demo", "api")
 REFERRAL_CODE_LENGTH = 6
 
 

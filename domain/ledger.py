@@ -255,6 +255,23 @@ def history(session: Session, customer_id: int, limit: int = 10, offset: int = 0
     return list(session.scalars(stmt))
 
 
+def history_after(session: Session, customer_id: int, limit: int, after_id: int | None = None) -> list[LedgerEntry]:
+    """Newest first, the ``limit`` entries that follow entry ``after_id`` (a cursor: stable while entries arrive)."""
+    stmt = select(LedgerEntry).where(LedgerEntry.customer_id == customer_id)
+    if after_id is not None:
+        anchor = session.get(LedgerEntry, after_id)
+        if anchor is None or anchor.customer_id != customer_id:
+            raise ValidationError("not a cursor of this member's ledger", field="starting_after")
+        stmt = stmt.where(
+            or_(
+                LedgerEntry.created_at < anchor.created_at,
+                and_(LedgerEntry.created_at == anchor.created_at, LedgerEntry.id < anchor.id),
+            )
+        )
+    stmt = stmt.order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).limit(limit)
+    return list(session.scalars(stmt))
+
+
 def adjust(
     session: Session,
     customer_id: int,
