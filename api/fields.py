@@ -117,3 +117,17 @@ class Language(ma.fields.String):
 def Bool(**kwargs: Any) -> ma.fields.Boolean:
     """A JSON ``true`` or ``false``, nothing that merely looks like one."""
     return ma.fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+
+
+class QueryInt(ma.fields.Integer):
+    """A whole number in a query string (text there): digits only, within ``[minimum, maximum]``."""
+
+    def __init__(self, minimum: int = 1, maximum: int = MAX_ID, **kwargs: Any) -> None:
+        super().__init__(strict=True, validate=ma.validate.Range(minimum, maximum), **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        if isinstance(value, str) and value.isdigit() and len(value) <= 10:
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ma.ValidationError("Not a valid whole number.")
+        return int(super()._deserialize(value, attr, data, **kwargs))

@@ -18,7 +18,7 @@ from flask import current_app, g
 from sqlalchemy.orm import Session
 
 from api.errors import invalid
-from api.fields import MAX_ID, Int
+from api.fields import MAX_ID, QueryInt
 from domain.rules import ProgramRules, load_rules
 from runtime import services
 from runtime.config import country_code
@@ -60,7 +60,7 @@ def setting(name: str, default: int) -> int:
 class ListArgs(ma.Schema):
     """``limit`` (1-100, default 20) and ``starting_after`` (the id of the last item seen)."""
 
-    limit = Int(1, MAX_LIMIT, load_default=DEFAULT_LIMIT, metadata={"description": "Items per page, 1-100."})
+    limit = QueryInt(1, MAX_LIMIT, load_default=DEFAULT_LIMIT, metadata={"description": "Items per page, 1-100."})
     starting_after = ma.fields.String(
         validate=ma.validate.Length(1, 64),
         metadata={"description": "Continue after this item: the `next_cursor` of the previous page."},
@@ -68,16 +68,6 @@ class ListArgs(ma.Schema):
 
     class Meta:
         unknown = ma.EXCLUDE
-
-    @ma.pre_load
-    def _strict_limit(self, data: Any, **kwargs: Any) -> Any:
-        """A query string is text: read ``limit`` as a whole number here, so that ``limit=abc`` is named."""
-        if hasattr(data, "get") and "limit" in data:
-            raw = data.get("limit")
-            if not isinstance(raw, str) or not raw.isdigit() or len(raw) > 6:
-                raise ma.ValidationError("Must be a whole number from 1 to 100.", field_name="limit")
-            data = {**dict(data), "limit": int(raw)}
-        return data
 
 
 def cursor_id(raw: str | None) -> int | None:

@@ -96,6 +96,13 @@ def revoke_family(session: Session, family: str, now: dt.datetime) -> None:
     )
 
 
+def revoke_token(session: Session, token: str, now: dt.datetime) -> None:
+    """Sign out the family of ``token`` (an unknown token is ignored: signing out twice is fine)."""
+    family = session.scalar(select(RefreshToken.family).where(RefreshToken.token_hash == _hash(token)))
+    if family is not None:
+        revoke_family(session, family, now)
+
+
 def revoke_user(session: Session, user_id: int, now: dt.datetime) -> None:
     """Sign a person out of the API everywhere."""
     session.execute(

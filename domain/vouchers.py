@@ -82,7 +82,9 @@ def use(
     return Used(redemption, False)
 
 
-def rollback(session: Session, redemption_id: int, *, actor: str, now: dt.datetime) -> Redemption:
+def rollback(
+    session: Session, redemption_id: int, *, actor: str, now: dt.datetime, reason: str | None = None
+) -> Redemption:
     """Undo a use (the till voided the bill): the voucher is issued again, its points untouched."""
     redemption = lock_redemption(session, redemption_id)
     if redemption.status != "used":
@@ -103,6 +105,7 @@ def rollback(session: Session, redemption_id: int, *, actor: str, now: dt.dateti
         entity_type="redemption",
         entity_id=redemption.id,
         now=now,
+        reason=reason,
         details={"voucher": redemption.voucher_code, "was": before},
     )
     return redemption
