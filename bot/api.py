@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from bot import conversations, engine, outbox, payments
 from bot import replies as rp
+from bot.flows.table import TABLE
 from bot.messages import Incoming, Reply
 from bot.models import Conversation, InboundMessage, OutboxMessage
 from bot.texts import texts_for
@@ -135,7 +136,8 @@ def hand_back(session: Session, phone: str, *, actor: str, now: dt.datetime) -> 
     conv.handoff = False
     conv.handoff_at = None
     conv.state = "menu" if conv.customer_id is not None else "start"
-    conv.data = {k: v for k, v in (conv.data or {}).items() if k not in ("options", "reward_id", "page")}
+    dropped = ("options", *TABLE.state_keys)  # what was offered, and what the flow it left was holding
+    conv.data = {k: v for k, v in (conv.data or {}).items() if k not in dropped}
     audit.record(
         session, actor=actor, action="conversation.hand_back", entity_type="conversation", entity_id=phone, now=now
     )
