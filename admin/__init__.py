@@ -47,6 +47,7 @@ def init_app(app: Flask) -> None:
 
     from admin import (  # noqa: F401  (each module adds its routes to ``bp``)
         affiliates,
+        api_keys,
         audit,
         auth,
         conversations,

@@ -15,11 +15,14 @@ from wtforms import (
     PasswordField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from domain.api_keys import SCOPES
 from domain.users import ROLES
 
 # WTForms' Email() needs the email_validator package; this is all sign-in needs.
@@ -110,6 +113,8 @@ class RulesForm(FlaskForm):
     tpl_tier_changed = StringField("Template: tier changed", validators=[DataRequired(), Length(max=100)])
     tpl_points_expiring = StringField("Template: points expiring", validators=[DataRequired(), Length(max=100)])
     tpl_voucher_issued = StringField("Template: voucher issued", validators=[DataRequired(), Length(max=100)])
+    # Authentication category: its body is the 6-digit code of a points payment at a till (blank keeps it).
+    tpl_points_payment_code = StringField("Template: points payment code", validators=[Optional(), Length(max=100)])
     reason = StringField("Reason for the change", validators=[DataRequired(), Length(max=200)])
 
 
@@ -159,3 +164,26 @@ class ReportForm(FlaskForm):
     )
     start = DateField("From", validators=[Optional()])
     end = DateField("To (inclusive)", validators=[Optional()])
+
+
+class ApiKeyForm(FlaskForm):
+    """A new integration API key: its name, scopes and (optionally) its own rate limit."""
+
+    name = StringField(
+        "Name (the till or system using it)",
+        validators=[
+            DataRequired(),
+            Length(max=80),
+            Regexp(r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$", message="Letters, digits, . _ : @ -"),
+        ],
+    )
+    scopes = SelectMultipleField(
+        "Scopes",
+        choices=[SelectChoice(scope) for scope in SCOPES],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validators=[DataRequired(message="Choose at least one scope.")],
+    )
+    rate = StringField(
+        "Own rate limit (e.g. 100/minute; empty for the default)", validators=[Optional(), Length(max=32)]
+    )

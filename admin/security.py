@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 import time
 from collections import deque
@@ -17,6 +16,11 @@ from flask_wtf.csrf import CSRFError
 
 from admin import bp, csrf, login_manager
 from domain.users import StaffUser
+
+# The lock-out is shared with the API's staff tokens, so it lives with the accounts.
+from domain.users import is_locked as is_locked
+from domain.users import record_failure as record_failure
+from domain.users import record_success as record_success
 from runtime import services
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,8 +30,6 @@ MANAGERS = ("manager",)
 ADMINS: tuple[str, ...] = ()
 PUBLIC_ENDPOINTS = {"admin.login", "admin.static"}
 
-MAX_FAILED_LOGINS = 5
-LOCK_MINUTES = 15
 IP_WINDOW_SECONDS = 15 * 60
 IP_MAX_FAILURES = 30
 
@@ -163,24 +165,6 @@ class IpThrottle:
 
 
 ip_throttle = IpThrottle()
-
-
-def is_locked(user: StaffUser, now: dt.datetime) -> bool:
-    return user.locked_until is not None and user.locked_until > now
-
-
-def record_failure(user: StaffUser, now: dt.datetime) -> None:
-    """Count a wrong password; the fifth in a row locks the account for a while."""
-    user.failed_logins = (user.failed_logins or 0) + 1
-    if user.failed_logins >= MAX_FAILED_LOGINS:
-        user.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
-        user.failed_logins = 0
-
-
-def record_success(user: StaffUser, now: dt.datetime) -> None:
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
 
 
 def start_session() -> None:

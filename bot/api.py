@@ -14,10 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import conversations, engine, notice, outbox
+from bot import conversations, engine, notice, outbox, payments
 from bot import replies as rp
 from bot.flows.table import TABLE
 from bot.messages import Incoming, Reply
@@ -31,12 +32,15 @@ __all__ = [
     "LANGUAGES",
     "OUTBOX_STATUSES",
     "ConversationState",
+    "PaymentCode",
     "Reply",
     "SentMessage",
     "conversation_state",
     "hand_back",
     "privacy_notice",
     "reply_lines",
+    "send_notifications_now",
+    "send_payment_code",
     "sent_messages",
     "simulate",
     "staff_reply",
@@ -46,6 +50,7 @@ __all__ = [
 ]
 
 OUTBOX_STATUSES = ("queued", "sent", "delivered", "read", "failed")
+PaymentCode = payments.PaymentCode
 
 
 @dataclass(frozen=True)
@@ -229,6 +234,22 @@ def _sent(m: OutboxMessage) -> SentMessage:
         error=m.error,
         last_change_at=m.read_at or m.delivered_at or m.sent_at or m.failed_at,
     )
+
+
+def send_payment_code(
+    session: Session, app: Flask, payment: payments.PaymentCode, now: dt.datetime, config: Mapping[str, Any]
+) -> None:
+    """Ask the member on WhatsApp, at once, to confirm a points payment (Confirm/Decline and the code).
+
+    Enqueued in your unit of work and handed to the sender when it commits; nothing is sent on rollback.
+    """
+    payments.send_payment_code(session, app, payment, now, config)
+
+
+def send_notifications_now(session: Session, customer_id: int, now: dt.datetime, app: Flask) -> int:
+    """Send the customer's pending notifications (a voucher just issued) when your unit of work commits,
+    rather than at the scheduler's next dispatch; returns how many messages were queued."""
+    return payments.send_notifications_now(session, customer_id, now, app)
 
 
 @dataclass(frozen=True)

@@ -2,24 +2,30 @@
 
 from domain.access_log import AccessLogEntry
 from domain.affiliate_models import Affiliate, Commission, Payout
+from domain.api_keys import ApiKey
 from domain.audit import AuditEntry
 from domain.consents import Consent
 from domain.customers import Customer
 from domain.data_requests import DataRequest
 from domain.earning import Campaign
+from domain.holds import Hold
+from domain.idempotency import IdempotentRequest
 from domain.ledger import LedgerEntry
 from domain.notices import PrivacyNotice
 from domain.notifications import Notification
 from domain.rewards import Redemption, Reward
 from domain.rules import Setting
 from domain.sales import Order, OrderLine, OrderReturn, Product
+from domain.staff_tokens import RefreshToken
 from domain.suppression import Suppression
+from domain.sync_runs import SyncRequest, SyncRun
 from domain.system import Heartbeat
 from domain.users import StaffUser
 
 __all__ = [
     "AccessLogEntry",
     "Affiliate",
+    "ApiKey",
     "AuditEntry",
     "Campaign",
     "Commission",
@@ -27,6 +33,8 @@ __all__ = [
     "Customer",
     "DataRequest",
     "Heartbeat",
+    "Hold",
+    "IdempotentRequest",
     "LedgerEntry",
     "Notification",
     "Order",
@@ -36,8 +44,11 @@ __all__ = [
     "PrivacyNotice",
     "Product",
     "Redemption",
+    "RefreshToken",
     "Reward",
     "Setting",
     "StaffUser",
     "Suppression",
+    "SyncRequest",
+    "SyncRun",
 ]

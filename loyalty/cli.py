@@ -19,7 +19,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from domain import audit, consents, customers, ledger, rewards, totals
+from domain import audit, consents, customers, holds, ledger, rewards, totals
 from domain.errors import DomainError
 from domain.rules import load_rules
 from domain.timeutil import add_months
@@ -197,10 +197,15 @@ def loyalty_verify() -> None:
         drifts = ledger.verify(session)
         mismatched = consents.mismatches(session)
         minors = consents.minors_marketed(session, services.now().date())
+        held = holds.verify(session)
     took = (dt.datetime.now(dt.UTC) - started).total_seconds()
-    if not drifts and not mismatched and not minors:
+    if not drifts and not held and not mismatched and not minors:
         click.echo(f"ledger ok: every balance matches its entries; consent flags match the ledger ({took:.2f}s)")
         return
+    for h in held[:50]:
+        click.echo(f"customer {h.customer_id}: held cached {h.cached_held}, open holds {h.open_holds}", err=True)
+    if held:
+        click.echo(f"drift in {len(held)} customer held point(s)", err=True)
     if mismatched:
         shown = ", ".join(str(i) for i in mismatched[:20])
         click.echo(f"consent flags disagree with the consent ledger for {len(mismatched)} member(s): {shown}", err=True)
