@@ -39,6 +39,7 @@ CODES: dict[str, tuple[int, str]] = {
     "idempotency_key_reused": (422, "Idempotency key already used for another request"),
     "wrong_code": (422, "Wrong code"),
     "referral_refused": (422, "Referral code refused"),
+    "parental_consent_required": (422, "A parent's consent is needed first"),
     "voucher_not_valid": (409, "Voucher cannot be used"),
     "hold_not_open": (409, "Hold is not open"),
     "request_in_progress": (409, "A request with this idempotency key is in progress"),

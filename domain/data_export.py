@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain import affiliates, consents, data_requests
+from domain import affiliates, consents, data_requests, holds
 from domain.affiliate_models import Affiliate
 from domain.customers import Customer
 from domain.ledger import LedgerEntry
@@ -112,6 +112,12 @@ def export(session: Session, customer: Customer, now: dt.datetime) -> dict[str, 
             {**_row(r, "voucher_code", "status", "points_cost", "issued_at", "expires_at"), "reward": r.reward.name}
             for r in session.scalars(
                 select(Redemption).where(Redemption.customer_id == customer.id).order_by(Redemption.id)
+            )
+        ],
+        "points_payments": [
+            _row(h, "created_at", "points", "captured_points", "status", "store", "closed_at")
+            for h in session.scalars(
+                select(holds.Hold).where(holds.Hold.customer_id == customer.id).order_by(holds.Hold.id)
             )
         ],
         "referrals": {

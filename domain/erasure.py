@@ -4,8 +4,9 @@ Invariants:
 - The member row stays, anonymised in place: phone -> ``erased-<id>``, no name, email, birthday,
   WhatsApp user id or ERP id, a fresh referral code. Ledger entries, orders and commissions keep
   pointing at it as a number, so every past total is unchanged and ``loyalty verify`` stays clean.
-- Open vouchers are voided without a refund and the whole balance is forfeited as one ``forfeit``
-  ledger entry: the liability falls by exactly that balance. Points spent on vouchers stay spent.
+- Open vouchers are voided without a refund, open holds (points as payment at a till) released, and
+  the whole balance is forfeited as one ``forfeit`` ledger entry: the liability falls by exactly that
+  balance. Points spent on vouchers or captured by holds stay spent.
 - Commissions affiliates earned on the member's purchases stay as they are (payable). A member
   who was an affiliate keeps their commissions too; the affiliate record loses the identity and
   is suspended, so nobody new is attributed to it.
@@ -28,7 +29,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from domain import audit, consents, data_requests, ledger, suppression
+from domain import audit, consents, data_requests, holds, ledger, suppression
 from domain.affiliate_models import Affiliate
 from domain.audit import AuditEntry
 from domain.customers import Customer, erased_phone, unique_referral_code
@@ -68,11 +69,13 @@ class Outcome:
     customer_id: int
     points_forfeited: int
     vouchers_voided: int
+    holds_released: int = 0
 
     def summary(self) -> str:
+        held = f", {self.holds_released} open hold(s) released" if self.holds_released else ""
         return (
             f"erased member {self.customer_id}: {self.points_forfeited} points forfeited, "
-            f"{self.vouchers_voided} open voucher(s) voided"
+            f"{self.vouchers_voided} open voucher(s) voided{held}"
         )
 
 
@@ -93,6 +96,7 @@ def erase(
     phone, erp_id = customer.phone, customer.erp_customer_id
     scrub = scrubber(phone, customer.name)
     voided = _void_vouchers(session, customer.id, now)
+    released = _release_holds(session, customer, now)
     forfeited = customer.points_balance
     if forfeited > 0:
         ledger.debit(
@@ -114,7 +118,7 @@ def erase(
     _scrub_records(session, customer.id, phone, token, scrub)
     for forget in _forgetters.values():
         forget(session, Erased(customer.id, phone, token, erp_id, scrub, now))
-    outcome = Outcome(customer.id, forfeited, voided)
+    outcome = Outcome(customer.id, forfeited, voided, released)
     audit.record(
         session,
         actor=actor,
@@ -123,7 +127,12 @@ def erase(
         entity_id=customer.id,
         now=now,
         reason=reason,
-        details={"points_forfeited": forfeited, "vouchers_voided": voided, "request": reference},
+        details={
+            "points_forfeited": forfeited,
+            "vouchers_voided": voided,
+            "holds_released": released,
+            "request": reference,
+        },
     )
     return outcome
 
@@ -179,6 +188,14 @@ def _void_vouchers(session: Session, customer_id: int, now: dt.datetime) -> int:
             session.execute(update(Reward).where(Reward.id == redemption.reward_id).values(stock=Reward.stock + 1))
         voided += 1
     return voided
+
+
+def _release_holds(session: Session, customer: Customer, now: dt.datetime) -> int:
+    """Points reserved at a till go back to the balance (and are forfeited with it)."""
+    open_holds = holds.open_for(session, customer.id)
+    for hold in open_holds:
+        holds.release(session, hold.id, now, reason="member erased")
+    return len(open_holds)
 
 
 def _anonymise(session: Session, customer: Customer, token: str, now: dt.datetime) -> None:

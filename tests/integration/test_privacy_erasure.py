@@ -12,7 +12,19 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from bot.models import Conversation, InboundMessage, OutboxMessage
-from domain import affiliates, audit, consents, data_requests, erasure, ledger, privacy_settings, rewards, suppression
+from domain import (
+    affiliates,
+    audit,
+    consents,
+    data_requests,
+    erasure,
+    holds,
+    ledger,
+    privacy_settings,
+    rewards,
+    suppression,
+    vouchers,
+)
 from domain import totals as program
 from domain.affiliate_models import Commission
 from domain.customers import Customer
@@ -49,7 +61,8 @@ def rich_member(app: Flask, database: Database) -> int:
         mug = rewards.add_reward(s, name="Mug", points_cost=100, stock=5)
         rewards.redeem(s, cid, mug.id, RULES, NOW)  # stays open
         used = rewards.redeem(s, cid, mug.id, RULES, NOW)
-        rewards.fulfil(s, used.id, actor="till", now=NOW)
+        vouchers.use(s, used.id, actor="till", now=NOW)
+        holds.open_hold(s, cid, 60, minutes=15, now=NOW, actor="till-key", store="MG Road")  # open at the till
         audit.record(
             s, actor="staff@x", action="conversation.reply", entity_type="conversation", entity_id=PHONE, now=NOW
         )
@@ -110,7 +123,7 @@ def test_erasure_forfeits_exactly_the_balance_and_leaves_past_totals_alone(
 
     outcome = erase(app, database, cid, clock)
 
-    assert (outcome.points_forfeited, outcome.vouchers_voided) == (balance, 1)
+    assert (outcome.points_forfeited, outcome.vouchers_voided, outcome.holds_released) == (balance, 1, 1)
     with database.unit_of_work() as s:
         after = program.program_totals(s)
         assert after.points_outstanding == before.points_outstanding - balance
@@ -125,11 +138,12 @@ def test_erasure_forfeits_exactly_the_balance_and_leaves_past_totals_alone(
         assert after.points_outstanding == (
             after.points_earned - after.points_redeemed - after.points_expired - after.points_forfeited
         )
-        assert ledger.verify(s) == [] and consents.mismatches(s) == []
+        assert ledger.verify(s) == [] and consents.mismatches(s) == [] and holds.verify(s) == []
+        assert [h.status for h in s.scalars(select(holds.Hold))] == ["released"]
         # Commissions the affiliate earned on the member's purchase stay payable as they were.
         assert [(c.id, c.amount, c.status) for c in s.scalars(select(Commission))] == commissions
         statuses = sorted(r.status for r in s.scalars(select(Redemption)))
-        assert statuses == ["cancelled", "fulfilled"]
+        assert statuses == ["cancelled", "used"]
         assert s.scalar(select(Reward.stock)) == 4  # the voided voucher's unit is back
         assert after.sales_amount == Decimal("25000.00")
 
