@@ -149,6 +149,9 @@ def _route(turn: Turn) -> list[Reply]:
     consented = customer is not None and customer.opt_in_changed_at is not None
     if command is not None and command.reach is Reach.CONSENTED and consented:
         return command.handler(turn)
+    if command is not None and command.reach is Reach.MEMBER and customer is not None:
+        turn.remember(customer)
+        return command.handler(turn)
     if turn.conv.state in TABLE.onboarding or customer is None:
         return _onboard(turn)
     if command is not None:

@@ -29,7 +29,7 @@ CHAT_ACTOR = "member (chat)"
 
 def my_data(turn: Turn) -> list[Reply]:
     """A summary of what is held, with a reference; offers the full copy."""
-    turn.goto("menu")
+    _done(turn)
     customer, t = turn.require_customer(), turn.t
     request = _answered(turn, "access", "summary sent in the chat")
     lines = [t._("Here is what we hold about you (reference {ref}):", ref=request.reference), ""]
@@ -66,7 +66,7 @@ def summary_lines(t: Texts, s: data_export.Summary) -> list[str]:
 
 def send_export(turn: Turn) -> list[Reply]:
     """The full copy as two signed links (JSON and CSV) that work for a limited time."""
-    turn.goto("menu")
+    _done(turn)
     customer, t = turn.require_customer(), turn.t
     hours = privacy_settings.load(turn.session).export_link_hours
     request = _answered(turn, "export", f"export links sent in the chat, valid {hours} hours")
@@ -93,11 +93,11 @@ def correct_name(turn: Turn) -> list[Reply]:
     name = " ".join(turn.text.split())
     t = turn.t
     if not name or turn.incoming.kind != "text" or len(name) > MAX_NAME or not any(ch.isalpha() for ch in name):
-        turn.goto("menu")
+        _done(turn)
         return [show_menu(turn, t._("That does not look like a name, so nothing was changed."))]
     turn.require_customer().name = name
     request = _answered(turn, "correction", "name corrected in the chat", details={"field": "name"})
-    turn.goto("menu")
+    _done(turn)
     done = t._("Thank you, {name}: your name is corrected (reference {ref}).", name=name, ref=request.reference)
     return [show_menu(turn, done)]
 
@@ -108,7 +108,7 @@ def ask_erasure(turn: Turn) -> list[Reply]:
     settings = privacy_settings.load(turn.session)
     request = data_requests.open_erasure(turn.session, customer.id)
     if request is not None and request.status == "scheduled" and request.scheduled_for is not None:
-        turn.goto("menu")
+        _done(turn)
         return [rp.text(_scheduled_text(t, request))]
     if request is None:
         request = data_requests.open_request(
@@ -151,7 +151,7 @@ def confirm_erasure(turn: Turn) -> list[Reply]:
     settings = privacy_settings.load(turn.session)
     if settings.erasure_cooling_off_hours:
         data_requests.schedule(request, turn.now + dt.timedelta(hours=settings.erasure_cooling_off_hours))
-        turn.goto("menu")
+        _done(turn)
         return [rp.text(_scheduled_text(t, request))]
     erasure.erase_for(turn.session, request, now=turn.now, actor=CHAT_ACTOR, hash_key=privacy_key(turn.config))
     turn.goto("start")
@@ -167,11 +167,17 @@ def keep_data(turn: Turn) -> list[Reply]:
     """KEEP MY DATA, or "no" to the question: the waiting erasure request is cancelled."""
     customer, t = turn.require_customer(), turn.t
     request = data_requests.open_erasure(turn.session, customer.id)
-    turn.goto("menu")
+    _done(turn)
     if request is None:
         return [show_menu(turn, t._("There is no deletion waiting, so there is nothing to cancel."))]
     data_requests.close(request, "cancelled", actor=CHAT_ACTOR, now=turn.now, outcome="the member kept their data")
     return [show_menu(turn, t._("OK, nothing was deleted (reference {ref}).", ref=request.reference))]
+
+
+def _done(turn: Turn) -> None:
+    """Back to the menu; a member who has not finished onboarding (the ERP knew them) starts it next."""
+    customer = turn.customer
+    turn.goto("menu" if customer is not None and customer.opt_in_changed_at is not None else "start")
 
 
 def _answer(turn: Turn) -> bool | None:

@@ -33,6 +33,9 @@ class Reach(enum.Enum):
     """How early in a conversation a command is answered."""
 
     ANYONE = "anyone"  # any number, also in the middle of onboarding
+    # A number we know as a member, whatever they have answered so far: their data rights do not
+    # wait for onboarding (a member the ERP or a till enrolled may first write "delete my data").
+    MEMBER = "member"
     CONSENTED = "consented"  # a customer who has answered the consent question
     MENU = "menu"  # a customer who has finished onboarding
 
@@ -101,14 +104,17 @@ COMMANDS: dict[str, Command] = {
     "my_data": Command(
         privacy.my_data,
         words=("my data", "my info", "my details", "what do you know about me", "मेरा डेटा", "मेरी जानकारी"),
+        reach=Reach.MEMBER,
     ),
     "export_data": Command(
         privacy.send_export,
         words=("export my data", "full copy", "copy of my data", "डेटा की कॉपी", "पूरी कॉपी"),
+        reach=Reach.MEMBER,
     ),
     "correct_name": Command(
         privacy.ask_name,
         words=("correct my name", "change my name", "fix my name", "मेरा नाम सुधारें", "नाम सुधारें", "नाम बदलें"),
+        reach=Reach.MEMBER,
     ),
     "delete_data": Command(
         privacy.ask_erasure,
@@ -123,8 +129,11 @@ COMMANDS: dict[str, Command] = {
             "मेरा डेटा हटाएं",
             "डेटा मिटाएँ",
         ),
+        reach=Reach.MEMBER,
     ),
-    "keep_data": Command(privacy.keep_data, words=("keep my data", "cancel deletion", "मेरा डेटा रखें")),
+    "keep_data": Command(
+        privacy.keep_data, words=("keep my data", "cancel deletion", "मेरा डेटा रखें"), reach=Reach.MEMBER
+    ),
 }
 
 STATES: dict[str, State] = {

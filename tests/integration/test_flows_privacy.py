@@ -195,3 +195,15 @@ def test_the_consent_question_links_the_notice_and_records_the_version_shown(dat
         newcomer = s.scalar(select(Customer).where(Customer.phone == "+919876543210"))
         assert newcomer is not None
         assert [(r.granted, r.notice_version) for r in consents.history(s, newcomer.id)] == [(False, "v1")]
+
+
+def test_a_member_the_erp_enrolled_can_ask_before_onboarding(database: Database) -> None:
+    make_customer(database, opted_in=None)  # known from the ERP, never wrote to us
+    chat = Chat(database)
+    chat.send("delete my data")
+    assert "Delete all your data?" in chat.text()
+    chat.pick("Keep my data")
+    chat.send("my data")
+    assert "Here is what we hold about you" in chat.text() and "Service messages: no" in chat.text()
+    chat.send("hello")
+    assert "Which language do you prefer?" in chat.text()  # onboarding still comes
