@@ -32,6 +32,11 @@ def test_the_sync_counts_an_erased_person_as_suppressed_until_they_join_by_chat(
     runner = erp_app.test_cli_runner()
     assert runner.invoke(args=["members", "erase", PHONE, "--yes"]).exit_code == 0
 
+    # The next sync, nothing changed in the ERP: their row is read again and counted, not re-created.
+    plain = runner.invoke(args=["erp", "sync"])
+    assert plain.exit_code == 0 and ", suppressed 1 in " in plain.output.splitlines()[0], plain.output
+    assert _count(erp_app, Customer.erased_at.is_(None)) == 1
+
     # The same rows again, and new activity of the person in the ERP.
     erp.update("Customers", "CustomerID", 1, CustomerName="Asha V.")
     erp.order(11, 1, "500.00")
