@@ -23,7 +23,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["APP_FACTORY"] = f"{__name__}:{create_app.__name__}"
     if test_config:
         app.config.from_mapping(test_config)
-    cfg.check_production(app.config)
+    cfg.check(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
     _configure_logging(app)
 
