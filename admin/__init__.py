@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Flask
+from flask import Blueprint, Flask, Response
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 
@@ -34,10 +34,10 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     hours = float(app.config.get("SESSION_HOURS") or 12)
     app.permanent_session_lifetime = dt.timedelta(hours=hours)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    if app.config.get("APP_ENV") == "production":
-        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+    # Flask predefines these keys (SameSite None, Secure False), so they are set, not defaulted.
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = app.config.get("APP_ENV") == "production"
 
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"
@@ -46,6 +46,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
 
     from admin import (  # noqa: F401  (each module adds its routes to ``bp``)
+        account,
         affiliates,
         audit,
         auth,
@@ -61,3 +62,16 @@ def init_app(app: Flask) -> None:
     )
 
     app.register_blueprint(bp)
+
+
+# Everything the console's pages load is its own: the stylesheet, the script, the charts (inline SVG).
+CONSOLE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+@bp.after_request
+def content_security_policy(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
+    return response

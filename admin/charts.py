@@ -67,8 +67,11 @@ def _frame(title: str, labels: Sequence[str], top: float) -> list[str]:
 
 
 def _legend(series: Sequence[Series]) -> str:
+    # A small SVG swatch, not ``style="background:..."``: the console's CSP allows no inline styles.
     items = "".join(
-        f'<span class="legend-item"><i style="background:{s.color}"></i>{escape(s.name)}</span>' for s in series
+        f'<span class="legend-item"><svg class="swatch" viewBox="0 0 10 10" aria-hidden="true">'
+        f'<rect width="10" height="10" rx="2" fill="{s.color}"/></svg>{escape(s.name)}</span>'
+        for s in series
     )
     return f'<div class="legend">{items}</div>'
 

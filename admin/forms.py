@@ -18,7 +18,7 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
 
 from domain.users import ROLES
 
@@ -133,6 +133,17 @@ class StaffForm(FlaskForm):
 class StaffEditForm(FlaskForm):
     role = SelectField("Role", choices=[SelectChoice(r) for r in ROLES])
     active = BooleanField("Active")
+    password = PasswordField("New password (empty = unchanged)", validators=[Optional(), Length(max=200)])
+
+
+class PasswordForm(FlaskForm):
+    """Change one's own password; the account's other sessions end."""
+
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
+    new = PasswordField("New password (10+ characters, not a common one)", validators=[DataRequired(), Length(max=200)])
+    confirm = PasswordField(
+        "New password again", validators=[DataRequired(), EqualTo("new", message="The two new passwords differ.")]
+    )
 
 
 class ReplyForm(FlaskForm):

@@ -1,11 +1,13 @@
-"""Who may do what: the per-view role marks, the guard, safe redirects, sign-in throttling."""
+"""Who may do what: the per-view role marks, the guard, safe redirects, the server-side sessions.
+
+A signed-in request needs both Flask-Login's user id in the (signed) cookie and a live
+``staff_sessions`` row for the token next to it: revoking the row (sign-out, password
+change, unlock, role change, "sign out everywhere") ends the session on every worker.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -16,6 +18,7 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 
 from admin import bp, csrf, login_manager
+from domain import staff_sessions
 from domain.users import StaffUser
 from runtime import services
 
@@ -25,11 +28,7 @@ EVERYONE = ("support", "manager")
 MANAGERS = ("manager",)
 ADMINS: tuple[str, ...] = ()
 PUBLIC_ENDPOINTS = {"admin.login", "admin.static"}
-
-MAX_FAILED_LOGINS = 5
-LOCK_MINUTES = 15
-IP_WINDOW_SECONDS = 15 * 60
-IP_MAX_FAILURES = 30
+SESSION_TOKEN = "sid"
 
 
 def allow(*roles: str) -> Callable[[F], F]:
@@ -57,11 +56,12 @@ def role_allows(user: StaffUser, endpoint: str | None) -> bool:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> StaffUser | None:
-    if not user_id.isdigit():
+    """The account, when the cookie's session token names a live session of it (one query)."""
+    token = session_token()
+    if not user_id.isdigit() or token is None:
         return None
     with services.database().unit_of_work() as db:
-        user = db.get(StaffUser, int(user_id))
-    return user if user is not None and user.active else None
+        return staff_sessions.signed_in_user(db, token, int(user_id), services.now())
 
 
 @bp.before_request
@@ -74,8 +74,7 @@ def guard() -> ResponseReturnValue | None:
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if session_expired():
-        logout_user()
-        session.clear()
+        end_session("expired")
         return login_manager.unauthorized()
     if not role_allows(current_user, request.endpoint):
         abort(403)
@@ -133,56 +132,24 @@ def redirect_back(default_endpoint: str = "admin.dashboard", **values: Any) -> R
     return redirect(url_for(default_endpoint, **values))
 
 
-class IpThrottle:
-    """Failed sign-ins per client address in a sliding window (per process, cheap)."""
-
-    def __init__(self, limit: int = IP_MAX_FAILURES, window: float = IP_WINDOW_SECONDS) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def blocked(self, address: str) -> bool:
-        with self._lock:
-            return len(self._recent(address)) >= self.limit
-
-    def fail(self, address: str) -> None:
-        with self._lock:
-            self._recent(address).append(time.monotonic())
-
-    def clear(self, address: str) -> None:
-        with self._lock:
-            self._failures.pop(address, None)
-
-    def _recent(self, address: str) -> deque[float]:
-        stamps = self._failures.setdefault(address, deque())
-        cutoff = time.monotonic() - self.window
-        while stamps and stamps[0] < cutoff:
-            stamps.popleft()
-        return stamps
-
-
-ip_throttle = IpThrottle()
-
-
-def is_locked(user: StaffUser, now: dt.datetime) -> bool:
-    return user.locked_until is not None and user.locked_until > now
-
-
-def record_failure(user: StaffUser, now: dt.datetime) -> None:
-    """Count a wrong password; the fifth in a row locks the account for a while."""
-    user.failed_logins = (user.failed_logins or 0) + 1
-    if user.failed_logins >= MAX_FAILED_LOGINS:
-        user.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
-        user.failed_logins = 0
-
-
-def record_success(user: StaffUser, now: dt.datetime) -> None:
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
-
-
-def start_session() -> None:
+def start_session(user: StaffUser) -> None:
+    """After ``login_user``: a server-side session row, its token in the cookie."""
+    lifetime = current_app.permanent_session_lifetime
+    with services.database().unit_of_work() as db:
+        token = staff_sessions.start(db, user, now=services.now(), lifetime=lifetime, address=request.remote_addr)
     session.permanent = True
     session["signed_in_at"] = time.time()
+    session[SESSION_TOKEN] = token
+
+
+def end_session(reason: str = "sign_out") -> None:
+    """Sign out here: the row is revoked, so a copy of the cookie opens nothing either."""
+    with services.database().unit_of_work() as db:
+        staff_sessions.revoke(db, session.get(SESSION_TOKEN), now=services.now(), reason=reason)
+    logout_user()
+    session.clear()
+
+
+def session_token() -> str | None:
+    token = session.get(SESSION_TOKEN)
+    return token if isinstance(token, str) else None

@@ -10,6 +10,9 @@ from domain.notifications import Notification
 from domain.rewards import Redemption, Reward
 from domain.rules import Setting
 from domain.sales import Order, OrderLine, OrderReturn, Product
+from domain.sign_ins import SignInFailure
+from domain.simulator_history import SimulatorTurn
+from domain.staff_sessions import StaffSession
 from domain.system import Heartbeat
 from domain.users import StaffUser
 
@@ -31,5 +34,8 @@ __all__ = [
     "Redemption",
     "Reward",
     "Setting",
+    "SignInFailure",
+    "SimulatorTurn",
+    "StaffSession",
     "StaffUser",
 ]

@@ -12,6 +12,8 @@ from flask import Flask
 from domain.clock import SystemClock
 from domain.db import Database
 from runtime import config as cfg
+from runtime import headers
+from runtime.proxies import TrustedProxies
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     health.init_app(app)
     cli.init_app(app)
     _init_packages(app)
+    headers.init_app(app)
+    app.wsgi_app = TrustedProxies(app.wsgi_app, cfg.trusted_proxies(app.config))  # type: ignore[method-assign]
     return app
 
 
