@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -10,6 +11,7 @@ from wtforms import (
     DateField,
     DecimalField,
     EmailField,
+    Field,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -18,9 +20,30 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    StopValidation,
+)
 
+from domain.limits import DATE_RANGE, FIRST_DAY, LAST_DAY
 from domain.users import ROLES
+
+
+def DateRange() -> Callable[[FlaskForm, Field], None]:
+    """A date a report can cover (``FIRST_DAY``..``LAST_DAY``): 9999-12-31 has no next day."""
+
+    def check(_form: FlaskForm, field: Field) -> None:
+        if field.data is not None and not FIRST_DAY <= field.data <= LAST_DAY:
+            raise StopValidation(DATE_RANGE)
+
+    return check
+
 
 # WTForms' Email() needs the email_validator package; this is all sign-in needs.
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Enter an email address.")
@@ -168,5 +191,9 @@ class ReportForm(FlaskForm):
             SelectChoice("commissions", "Commissions"),
         ],
     )
-    start = DateField("From", validators=[Optional()])
-    end = DateField("To (inclusive)", validators=[Optional()])
+    start = DateField("From", validators=[Optional(), DateRange()])
+    end = DateField("To (inclusive)", validators=[Optional(), DateRange()])
+
+    def validate_end(self, field: DateField) -> None:
+        if field.data and self.start.data and field.data < self.start.data:
+            raise StopValidation("The end date is before the start date.")

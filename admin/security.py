@@ -16,6 +16,7 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from admin import bp, csrf, login_manager
 from domain import staff_sessions
@@ -66,7 +67,9 @@ def load_user(user_id: str) -> StaffUser | None:
 
 @bp.before_request
 def guard() -> ResponseReturnValue | None:
-    """CSRF on every POST, then a live session, then the view's roles."""
+    """Text the database can store, CSRF on every POST, then a live session, then the view's roles."""
+    if any("\x00" in value for _key, values in [*request.args.lists(), *request.form.lists()] for value in values):
+        abort(400, "Text with a NUL character (%00) cannot be searched for or saved.")
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
     if request.endpoint in PUBLIC_ENDPOINTS:
@@ -95,6 +98,12 @@ def inject_roles() -> dict[str, Any]:
         return bool(current_user.is_authenticated) and role_allows(current_user, endpoint)
 
     return {"can_open": can_open}
+
+
+@bp.errorhandler(400)
+def bad_request(error: HTTPException) -> ResponseReturnValue:
+    """A number or date outside its bounds, and the like: said in words on the console's error page."""
+    return render_template("admin/error.html", code=400, message=error.description), 400
 
 
 @bp.errorhandler(403)

@@ -14,6 +14,7 @@ from domain.db import Database
 from runtime import config as cfg
 from runtime import headers
 from runtime.proxies import TrustedProxies
+from runtime.urls import BoundedIntConverter
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from loyalty import cli, health
 
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     health.init_app(app)
     cli.init_app(app)
     _init_packages(app)
