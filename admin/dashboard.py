@@ -97,5 +97,4 @@ def charts(figures: reports.Dashboard) -> dict[str, Markup]:
 @allow(*EVERYONE)
 def dashboard() -> ResponseReturnValue:
     figures = cached_dashboard()
-    currency = current_app.config.get("CURRENCY", "INR")
-    return render_template("admin/dashboard.html", f=figures, charts=charts(figures), currency=currency)
+    return render_template("admin/dashboard.html", f=figures, charts=charts(figures))

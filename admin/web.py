@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 from flask import abort, current_app, flash, request
@@ -17,6 +18,7 @@ from admin import bp
 from admin.security import redirect_back
 from domain.errors import DomainError
 from domain.limits import DATE_RANGE, FIRST_DAY, LAST_DAY
+from domain.money import format_money
 from runtime import services
 from runtime.config import country_code
 
@@ -39,6 +41,13 @@ def now() -> dt.datetime:
 def actor() -> str:
     """Who the audit log names: the signed-in staff member's email."""
     return str(current_user.email)
+
+
+@bp.app_template_filter("money")
+def money(amount: Decimal | int | str, currency: str | None = None) -> str:
+    """Money for the console, reports and exports: Babel, the configured ``DEFAULT_LOCALE`` and ``CURRENCY``."""
+    config = current_app.config
+    return format_money(amount, currency or config.get("CURRENCY"), config.get("DEFAULT_LOCALE"))
 
 
 def cc() -> int:
