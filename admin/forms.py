@@ -108,7 +108,9 @@ class TermsForm(FlaskForm):
         "Commission type", choices=[SelectChoice("percent", "Percent of net"), SelectChoice("fixed", "Fixed")]
     )
     percent = DecimalField("Percent", places=2, validators=[InputRequired(), NumberRange(min=0, max=100)])
-    fixed = DecimalField("Fixed amount per first purchase", places=2, validators=[InputRequired(), NumberRange(min=0)])
+    fixed = DecimalField(
+        "Fixed amount per first purchase", places=2, validators=[InputRequired(), NumberRange(min=0, max=10_000_000)]
+    )
     window_days = IntegerField("Attribution window (days)", validators=[InputRequired(), NumberRange(min=1, max=3650)])
     reason = StringField("Reason", validators=[Optional(), Length(max=200)])
 
@@ -141,9 +143,13 @@ class CampaignForm(FlaskForm):
     starts_on = DateField("Starts on", validators=[InputRequired()])
     ends_on = DateField("Ends on (inclusive)", validators=[InputRequired()])
     multiplier = DecimalField("Multiplier", places=3, default=1, validators=[InputRequired(), NumberRange(0, 100)])
-    bonus_points = IntegerField("Bonus points per order", default=0, validators=[InputRequired(), NumberRange(0)])
+    bonus_points = IntegerField(
+        "Bonus points per order", default=0, validators=[InputRequired(), NumberRange(0, 1_000_000)]
+    )
     category = StringField("Only category (empty = all)", validators=[Optional(), Length(max=120)])
-    min_amount = IntegerField("Minimum order amount", default=0, validators=[InputRequired(), NumberRange(0)])
+    min_amount = IntegerField(
+        "Minimum order amount", default=0, validators=[InputRequired(), NumberRange(0, 100_000_000)]
+    )
 
 
 class StaffForm(FlaskForm):

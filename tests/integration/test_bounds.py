@@ -140,3 +140,18 @@ def test_like_wildcards_are_searched_for_as_characters(
     with database.unit_of_work() as session:
         names = list(session.scalars(select(Customer.name)))
     assert sorted(n for n in names if f">{n}<" in page) == expected
+
+
+@pytest.mark.parametrize("field", ["bonus_points", "min_amount"])
+def test_a_campaign_number_past_its_column_is_refused(app: Flask, database: Database, field: str) -> None:
+    from domain.earning import Campaign
+    from tests.integration.test_admin_security import csrf_token
+
+    admin = staff_client(app, database, "admin")
+    data = {"name": "Diwali", "starts_on": "2026-10-01", "ends_on": "2026-10-31", "multiplier": "2"}
+    data |= {"bonus_points": "0", "min_amount": "0", field: HUGE, "csrf_token": csrf_token(admin, "/admin/settings")}
+    response = admin.post("/admin/settings/campaigns", data=data)
+    assert response.status_code == 400
+    assert "Number must be between 0 and" in response.get_data(as_text=True)
+    with database.unit_of_work() as session:
+        assert session.scalar(select(func.count(Campaign.id))) == 0
