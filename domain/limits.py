@@ -23,7 +23,8 @@ DATE_RANGE = f"Dates must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isofo
 def in_range(label: str, value: int, low: int, high: int) -> int:
     """``value`` when ``low <= value <= high``; a ValidationError naming ``label`` otherwise."""
     if not low <= value <= high:
-        raise ValidationError(f"{label} must be between {low:,} and {high:,} (got {_short(value)})")
+        bounds = f"a positive whole number up to {high:,}" if low == 1 else f"between {low:,} and {high:,}"
+        raise ValidationError(f"{label} must be {bounds} (got {_short(value)})")
     return value
 
 

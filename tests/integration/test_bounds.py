@@ -50,11 +50,11 @@ def test_points_award_cannot_push_a_balance_past_the_column(runner: Any, databas
 @pytest.mark.parametrize(
     ("option", "value", "phrase"),
     [
-        ("--cost", HUGE, "points cost must be between 1 and 10,000,000"),
-        ("--cost", str(2**31), "points cost must be between 1 and 10,000,000"),
-        ("--cost", "0", "points cost must be between 1 and 10,000,000"),
+        ("--cost", HUGE, "points cost must be a positive whole number up to 10,000,000"),
+        ("--cost", str(2**31), "points cost must be a positive whole number up to 10,000,000"),
+        ("--cost", "0", "points cost must be a positive whole number up to 10,000,000"),
         ("--stock", HUGE, "stock must be between 0 and 10,000,000"),
-        ("--limit", str(2**40), "the per-customer limit must be between 1 and 1,000"),
+        ("--limit", str(2**40), "the per-customer limit must be a positive whole number up to 1,000"),
     ],
 )
 def test_rewards_add_out_of_range_is_one_line(
