@@ -48,6 +48,7 @@ def init_app(app: Flask) -> None:
     from admin import (  # noqa: F401  (each module adds its routes to ``bp``)
         account,
         affiliates,
+        api_keys,
         audit,
         auth,
         conversations,

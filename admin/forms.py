@@ -17,6 +17,7 @@ from wtforms import (
     PasswordField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -30,7 +31,9 @@ from wtforms.validators import (
     Regexp,
     StopValidation,
 )
+from wtforms.widgets import CheckboxInput, ListWidget
 
+from domain.api_keys import SCOPES
 from domain.limits import DATE_RANGE, FIRST_DAY, LAST_DAY
 from domain.users import ROLES
 
@@ -135,6 +138,8 @@ class RulesForm(FlaskForm):
     tpl_tier_changed = StringField("Template: tier changed", validators=[DataRequired(), Length(max=100)])
     tpl_points_expiring = StringField("Template: points expiring", validators=[DataRequired(), Length(max=100)])
     tpl_voucher_issued = StringField("Template: voucher issued", validators=[DataRequired(), Length(max=100)])
+    # Authentication category: its body is the 6-digit code of a points payment at a till (blank keeps it).
+    tpl_points_payment_code = StringField("Template: points payment code", validators=[Optional(), Length(max=100)])
     reason = StringField("Reason for the change", validators=[DataRequired(), Length(max=200)])
 
 
@@ -203,3 +208,26 @@ class ReportForm(FlaskForm):
     def validate_end(self, field: DateField) -> None:
         if field.data and self.start.data and field.data < self.start.data:
             raise StopValidation("The end date is before the start date.")
+
+
+class ApiKeyForm(FlaskForm):
+    """A new integration API key: its name, scopes and (optionally) its own rate limit."""
+
+    name = StringField(
+        "Name (the till or system using it)",
+        validators=[
+            DataRequired(),
+            Length(max=80),
+            Regexp(r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$", message="Letters, digits, . _ : @ -"),
+        ],
+    )
+    scopes = SelectMultipleField(
+        "Scopes",
+        choices=[SelectChoice(scope) for scope in SCOPES],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validators=[DataRequired(message="Choose at least one scope.")],
+    )
+    rate = StringField(
+        "Own rate limit (e.g. 100/minute; empty for the default)", validators=[Optional(), Length(max=32)]
+    )

@@ -1,4 +1,4 @@
-"""The reward catalog and the redemptions staff fulfil or cancel."""
+"""The reward catalog and the redemptions staff mark used or cancel."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from admin import bp
 from admin.forms import ActionForm, RequiredReasonForm, RewardForm
 from admin.security import EVERYONE, MANAGERS, allow
 from admin.web import PER_PAGE, actor, day_start, make_page, now, offset_for, page_number, unit_of_work
-from domain import audit, rewards
+from domain import audit, rewards, vouchers
 from domain.customers import Customer
 from domain.rewards import Redemption, Reward
 
@@ -158,11 +158,10 @@ def redemptions() -> ResponseReturnValue:
 @bp.route("/redemptions/<int:redemption_id>/fulfil", methods=["POST"])
 @allow(*MANAGERS)
 def redemption_fulfil(redemption_id: int) -> ResponseReturnValue:
-    """The voucher was used in store."""
+    """The voucher was used in store (staff mark it; a till does it through the API)."""
     with unit_of_work() as session:
-        redemption = rewards.fulfil(session, redemption_id, actor=actor(), now=now())
-        code = redemption.voucher_code
-    flash(f"Voucher {code} fulfilled.", "success")
+        code = vouchers.use(session, redemption_id, actor=actor(), now=now(), store="console").voucher.voucher_code
+    flash(f"Voucher {code} marked used.", "success")
     return redirect(url_for("admin.redemptions", status=request.args.get("status", "issued")))
 
 

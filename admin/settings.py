@@ -23,7 +23,7 @@ from domain import audit
 from domain.earning import Campaign, validate_campaign
 from domain.rules import ProgramRules, load_rules, save_rules
 
-TEMPLATE_KINDS = ("points_earned", "tier_changed", "points_expiring", "voucher_issued")
+TEMPLATE_KINDS = ("points_earned", "tier_changed", "points_expiring", "voucher_issued", "points_payment_code")
 SIMPLE_FIELDS = (
     "points_per_unit",
     "spend_unit",
@@ -57,7 +57,10 @@ def rules_from_form(form: RulesForm, current: ProgramRules) -> ProgramRules:
     }
     changes["templates"] = {
         **current.templates,
-        **{kind: getattr(form, f"tpl_{kind}").data.strip() for kind in TEMPLATE_KINDS},
+        **{
+            kind: (getattr(form, f"tpl_{kind}").data or "").strip() or current.templates.get(kind, kind)
+            for kind in TEMPLATE_KINDS
+        },
     }
     return dataclasses.replace(current, **changes)
 

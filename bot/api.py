@@ -14,11 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import conversations, engine, outbox
+from bot import conversations, engine, outbox, payments
 from bot import replies as rp
+from bot.flows.table import TABLE
 from bot.messages import Incoming, Reply
 from bot.models import Conversation, InboundMessage, OutboxMessage
 from bot.texts import texts_for
@@ -30,11 +32,14 @@ from domain.phones import normalize_phone
 __all__ = [
     "OUTBOX_STATUSES",
     "ConversationState",
+    "PaymentCode",
     "Reply",
     "SentMessage",
     "conversation_state",
     "hand_back",
     "reply_lines",
+    "send_notifications_now",
+    "send_payment_code",
     "sent_messages",
     "simulate",
     "staff_reply",
@@ -44,6 +49,7 @@ __all__ = [
 ]
 
 OUTBOX_STATUSES = ("queued", "sent", "delivered", "read", "failed")
+PaymentCode = payments.PaymentCode
 
 
 @dataclass(frozen=True)
@@ -166,7 +172,8 @@ def hand_back(session: Session, phone: str, *, actor: str, now: dt.datetime) -> 
     conv.handoff = False
     conv.handoff_at = None
     conv.state = "menu" if conv.customer_id is not None else "start"
-    conv.data = {k: v for k, v in (conv.data or {}).items() if k not in ("options", "reward_id", "page")}
+    dropped = ("options", *TABLE.state_keys)  # what was offered, and what the flow it left was holding
+    conv.data = {k: v for k, v in (conv.data or {}).items() if k not in dropped}
     audit.record(
         session, actor=actor, action="conversation.hand_back", entity_type="conversation", entity_id=phone, now=now
     )
@@ -261,3 +268,19 @@ def _sent(m: OutboxMessage) -> SentMessage:
         error=m.error,
         last_change_at=m.read_at or m.delivered_at or m.sent_at or m.failed_at,
     )
+
+
+def send_payment_code(
+    session: Session, app: Flask, payment: payments.PaymentCode, now: dt.datetime, config: Mapping[str, Any]
+) -> None:
+    """Ask the member on WhatsApp, at once, to confirm a points payment (Confirm/Decline and the code).
+
+    Enqueued in your unit of work and handed to the sender when it commits; nothing is sent on rollback.
+    """
+    payments.send_payment_code(session, app, payment, now, config)
+
+
+def send_notifications_now(session: Session, customer_id: int, now: dt.datetime, app: Flask) -> int:
+    """Send the customer's pending notifications (a voucher just issued) when your unit of work commits,
+    rather than at the scheduler's next dispatch; returns how many messages were queued."""
+    return payments.send_notifications_now(session, customer_id, now, app)

@@ -2,14 +2,15 @@
 
 The conversation lives in the ``conversations`` row (state, data, language,
 hand-off), locked for the transaction by ``bot.conversations.load``, so it
-survives restarts and every worker sees the same one. What each state does is
-declared in ``bot.flows``; this module only decides which handler runs:
+survives restarts and every worker sees the same one. Which flow answers what is
+declared in the table ``bot.flows.table``; this module reads it:
 
 1. a pressed button, or a typed number or title of the last offered options, is a *choice*;
-   a ``cmd:`` choice or a typed keyword is a *command*;
-2. a conversation handed to staff gets no answer, except to STOP and START;
+   a ``cmd:`` choice, a button of a command, or a typed keyword is a *command*;
+2. a conversation handed to staff gets no answer, except to the commands answered while handed off;
 3. after ``BOT_IDLE_MINUTES`` of silence a half-finished flow goes back to the menu;
-4. until onboarding is finished the state's handler runs; after it, a command wins over the state.
+4. a command is answered if it reaches that far into the conversation (STOP always, the menu's
+   commands once onboarding is finished); anything else goes to the handler of the state.
 """
 
 from __future__ import annotations
@@ -21,8 +22,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from bot import conversations, flows, keywords
+from bot import conversations, keywords
 from bot import replies as rp
+from bot.flows.common import fallback
+from bot.flows.table import COMMAND_BUTTON, JOIN, TABLE, Command, Reach
+from bot.flows.turn import Turn
 from bot.messages import Incoming, NeedsSavepoint, Reply
 from bot.models import Conversation
 from bot.texts import texts_for
@@ -32,7 +36,6 @@ from domain.errors import DomainError
 log = logging.getLogger(__name__)
 
 DEFAULT_IDLE_MINUTES = 30
-ALWAYS_ANSWERED = frozenset({"stop", "start"})
 
 
 ACTIVE_EVERY = dt.timedelta(minutes=5)  # how stale ``Customer.last_active_at`` may get
@@ -56,10 +59,11 @@ def handle(
     """
     if conv is None:
         conv = conversations.load(session, incoming.phone, now)
-    turn = flows.Turn(session, conv, incoming, now, config, data=dict(conv.data or {}))
+    turn = Turn(session, conv, incoming, now, config, data=dict(conv.data or {}), table=TABLE)
     turn.choice = _choice(incoming, turn.data)
     turn.command = _command(incoming, turn)
-    if conv.handoff and (turn.command is None or turn.command.name not in ALWAYS_ANSWERED):
+    command = _asked(turn)
+    if conv.handoff and (command is None or not command.while_handed_off):
         return []
     _reset_if_idle(turn, config)
     out = _safely(turn, guarded)
@@ -81,31 +85,44 @@ def _choice(incoming: Incoming, data: Mapping[str, Any]) -> str | None:
     return next((i for i, title in offered if keywords.normalize(title) == typed), None)
 
 
-def _command(incoming: Incoming, turn: flows.Turn) -> keywords.Command | None:
-    if turn.choice and turn.choice.startswith("cmd:"):
-        command = keywords.Command(turn.choice[4:])
+def _command(incoming: Incoming, turn: Turn) -> keywords.Command | None:
+    """The command the message asks for: pressed (no longer a choice then), typed, or from a referral link."""
+    pressed = _pressed(turn.choice) if turn.choice else None
+    if pressed is not None:
         turn.choice = None
-        return command
+        return pressed
     if turn.choice is None and incoming.kind == "text":
-        command = keywords.match(incoming.text)
-        if command is not None:
-            return command
+        typed = TABLE.keywords.match(incoming.text)
+        if typed is not None:
+            return typed
     if incoming.referral_code:
-        return keywords.Command("join", incoming.referral_code)
+        return keywords.Command(JOIN, incoming.referral_code)
     return None
 
 
-def _reset_if_idle(turn: flows.Turn, config: Mapping[str, Any]) -> None:
+def _pressed(choice: str) -> keywords.Command | None:
+    if choice.startswith(COMMAND_BUTTON):
+        return keywords.Command(choice[len(COMMAND_BUTTON) :])
+    name = next((name for prefix, name in TABLE.buttons if choice.startswith(prefix)), None)
+    return keywords.Command(name, choice) if name else None
+
+
+def _asked(turn: Turn) -> Command | None:
+    """The table's row of the command the message asks for, if there is one."""
+    return TABLE.commands.get(turn.command.name) if turn.command else None
+
+
+def _reset_if_idle(turn: Turn, config: Mapping[str, Any]) -> None:
     """A flow left half-way (a reward picked, never confirmed) does not wait forever."""
     last = turn.data.get("at")
     idle = dt.timedelta(minutes=int(config.get("BOT_IDLE_MINUTES") or DEFAULT_IDLE_MINUTES))
-    if last and turn.now - dt.datetime.fromisoformat(last) >= idle and turn.conv.state not in flows.ONBOARDING:
+    if last and turn.now - dt.datetime.fromisoformat(last) >= idle and turn.conv.state not in TABLE.onboarding:
         turn.goto("menu")
         turn.data.pop("options", None)
         turn.choice = None
 
 
-def _safely(turn: flows.Turn, guarded: bool) -> list[Reply]:
+def _safely(turn: Turn, guarded: bool) -> list[Reply]:
     """Run the handler in a savepoint: a domain error undoes its writes and gets a polite answer."""
     if not guarded:
         try:
@@ -124,28 +141,34 @@ def _safely(turn: flows.Turn, guarded: bool) -> list[Reply]:
         return [rp.text(turn.t._("Sorry, that did not work. Please try again or type HELP."))]
 
 
-def _route(turn: flows.Turn) -> list[Reply]:
-    name = turn.command.name if turn.command else None
-    if name == "stop":
-        return flows.stop(turn)
-    if name == "agent":
-        return flows.hand_off(turn)
+def _route(turn: Turn) -> list[Reply]:
+    command = _asked(turn)
+    if command is not None and command.reach is Reach.ANYONE:
+        return command.handler(turn)
     customer = turn.customer
-    if name == "start" and customer is not None and customer.opt_in_changed_at is not None:
-        return flows.start_again(turn)
-    if turn.conv.state in flows.ONBOARDING or turn.customer is None:
-        code = turn.command.argument if turn.command and name == "join" else turn.incoming.referral_code
-        if code:
-            turn.data["pending_code"] = code
-        if turn.conv.state not in flows.ONBOARDING:
-            turn.goto("start")
-        return flows.STATES[turn.conv.state](turn)
-    if name is not None and name in flows.COMMANDS:
-        return flows.COMMANDS[name](turn)
-    return flows.STATES.get(turn.conv.state, flows.fallback)(turn)
+    consented = customer is not None and customer.opt_in_changed_at is not None
+    if command is not None and command.reach is Reach.CONSENTED and consented:
+        return command.handler(turn)
+    if turn.conv.state in TABLE.onboarding or customer is None:
+        return _onboard(turn)
+    if command is not None:
+        return command.handler(turn)
+    state = TABLE.states.get(turn.conv.state)
+    return state.handler(turn) if state is not None else fallback(turn)
 
 
-def _remember(turn: flows.Turn, out: list[Reply]) -> None:
+def _onboard(turn: Turn) -> list[Reply]:
+    """Until onboarding is finished its states answer; a code the message came with waits for its end."""
+    asked = turn.command
+    code = asked.argument if asked is not None and asked.name == JOIN else turn.incoming.referral_code
+    if code:
+        turn.data["pending_code"] = code
+    if turn.conv.state not in TABLE.onboarding:
+        turn.goto("start")
+    return TABLE.states[turn.conv.state].handler(turn)
+
+
+def _remember(turn: Turn, out: list[Reply]) -> None:
     """Store what was offered (so a typed number answers it) and when, on the row."""
     for reply in out:
         rp.validate(reply)

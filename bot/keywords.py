@@ -1,37 +1,27 @@
-"""Words customers type instead of pressing buttons, in English and Hindi.
+"""Reading what customers type instead of pressing buttons: commands and yes / no, in English and Hindi.
 
 Matching ignores case, surrounding punctuation and spacing (``" Points! "``,
 ``"TALK TO  A PERSON"``), and Unicode normalisation differences in Devanagari
-(``रेफ़र`` written with or without the precomposed nukta).
+(``रेफ़र`` written with or without the precomposed nukta). Which words ask for
+which command is declared with the commands, in ``bot.flows.table``.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-# command -> the words that ask for it. One place to add a synonym.
-KEYWORDS: dict[str, tuple[str, ...]] = {
-    "points": ("points", "point", "pts", "balance", "my points", "अंक", "पॉइंट", "पॉइंट्स", "पॉइंटस", "बैलेंस", "शेष"),
-    "history": ("history", "statement", "transactions", "इतिहास", "हिस्ट्री", "लेनदेन"),
-    "rewards": ("redeem", "rewards", "reward", "catalog", "catalogue", "रिडीम", "इनाम", "रिवॉर्ड", "उपहार"),
-    "refer": ("refer", "invite", "refer a friend", "रेफर", "रेफ़र", "आमंत्रित"),
-    "affiliate": ("affiliate", "partner", "एफिलिएट", "एफ़िलिएट", "पार्टनर"),
-    "help": ("help", "support", "?", "मदद", "सहायता", "हेल्प"),
-    "agent": ("agent", "human", "person", "talk to a person", "talk to us", "staff", "एजेंट", "स्टाफ", "व्यक्ति"),
-    "stop": ("stop", "unsubscribe", "opt out", "optout", "रोकें", "रोको", "बंद"),
-    "start": ("start", "subscribe", "opt in", "optin", "unstop", "शुरू", "स्टार्ट"),
-    "menu": ("menu", "hi", "hello", "hey", "namaste", "main menu", "मेनू", "मेन्यू", "नमस्ते", "हेलो"),
-    "language": ("language", "lang", "भाषा"),
-}
-JOIN_WORDS = ("join", "जॉइन", "जुड़ें")
-
 _EDGE_PUNCTUATION = "!?.,;:'\"()[]{}।-_*~"
+# What may follow a code word: JOIN ABC123, JOIN: abc-123, जॉइन ABC123.
+_CODE = r"(?:\s+|\s*[:#-]\s*)([a-z0-9][a-z0-9 -]{2,23})$"
 
 
 @dataclass(frozen=True)
 class Command:
+    """What a message asks for: the command's name, and the code typed after it (``JOIN ABC123``)."""
+
     name: str
     argument: str | None = None
 
@@ -48,29 +38,34 @@ def _key(text: str) -> str:
     return re.sub(r"\s+", "", normalize(text))
 
 
-_LOOKUP: dict[str, str] = {_key(word): name for name, words in KEYWORDS.items() for word in words}
-_JOIN = re.compile(
-    r"^(?:"
-    + "|".join(re.escape(unicodedata.normalize("NFC", w)) for w in JOIN_WORDS)
-    + r")(?:\s+|\s*[:#-]\s*)([a-z0-9][a-z0-9 -]{2,23})$"
-)
+def _code_pattern(words: Sequence[str]) -> re.Pattern[str]:
+    alternatives = "|".join(re.escape(unicodedata.normalize("NFC", word)) for word in words)
+    return re.compile(f"^(?:{alternatives})" + _CODE)
 
 
-def match(text: str | None) -> Command | None:
-    """The command ``text`` asks for, or ``None`` for anything else."""
-    if not text or not text.strip():
-        return None
-    joined = _JOIN.match(normalize(text))
-    if joined:
-        return Command("join", joined.group(1).replace(" ", "").replace("-", "").upper())
-    name = _LOOKUP.get(_key(text))
-    return Command(name) if name else None
+class Keywords:
+    """The words that ask for each command, and the words typed before a code (``JOIN ABC123``)."""
 
+    def __init__(self, words: Mapping[str, Sequence[str]], code_words: Mapping[str, Sequence[str]]) -> None:
+        self._lookup = {_key(word): name for name, said in words.items() for word in said}
+        self._codes = [(name, _code_pattern(said)) for name, said in code_words.items() if said]
 
-def is_command_word(text: str, name: str) -> bool:
-    """Does ``text`` ask for command ``name``? (for yes/no style checks in flows)."""
-    command = match(text)
-    return command is not None and command.name == name
+    def match(self, text: str | None) -> Command | None:
+        """The command ``text`` asks for, or ``None`` for anything else."""
+        if not text or not text.strip():
+            return None
+        typed = normalize(text)
+        for name, pattern in self._codes:
+            coded = pattern.match(typed)
+            if coded:
+                return Command(name, coded.group(1).replace(" ", "").replace("-", "").upper())
+        found = self._lookup.get(_key(text))
+        return Command(found) if found else None
+
+    def asks_for(self, text: str, name: str) -> bool:
+        """Does ``text`` ask for command ``name``? (for yes/no style checks in flows)."""
+        command = self.match(text)
+        return command is not None and command.name == name
 
 
 YES_WORDS = (

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot import replies as rp
-from bot.flows import tier_name
+from bot.flows.common import tier_name
 from bot.messages import Reply, Template
 from bot.texts import Texts, texts_for
 from domain.customers import Customer

@@ -108,7 +108,7 @@ def history(session: Session, customer_id: int) -> list[Consent]:
     return list(session.scalars(stmt))
 
 
-def consented_at(purpose: str, when: dt.datetime) -> Select[tuple[int]]:
+def consented_at(purpose: str, when: dt.datetime) -> Select[int]:
     """The ids of the members whose newest row for ``purpose`` at or before ``when`` grants it."""
     newer = aliased(Consent)
     later_row = (

@@ -6,7 +6,7 @@ import contextlib
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Date, ForeignKey, String, false, func, or_, select
+from sqlalchemy import Date, ForeignKey, String, false, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -17,7 +17,7 @@ from domain.errors import NotFound, ValidationError
 from domain.phones import normalize_phone
 
 LANGUAGES = ("en", "hi")
-SOURCES = ("erp", "whatsapp", "referral", "affiliate", "staff", "demo")
+SOURCES = ("erp", "whatsapp", "referral", "affiliate", "staff", "demo", "api")
 REFERRAL_CODE_LENGTH = 6
 
 
@@ -50,6 +50,8 @@ class Customer(Base):
     points_balance: Mapped[int] = mapped_column(default=0)
     # Points a return took back that the balance could not cover (see docs/POLICIES.md).
     points_owed: Mapped[int] = mapped_column(default=0)
+    # Reserved by open holds (points as payment at a till, ``domain.holds``): part of the balance, not spendable.
+    points_held: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     lifetime_points: Mapped[int] = mapped_column(default=0)
 
     referral_code: Mapped[str] = mapped_column(String(16), unique=True)
@@ -65,6 +67,11 @@ class Customer(Base):
     first_purchase_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     last_active_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    @property
+    def points_available(self) -> int:
+        """What may be spent now: the balance less the points open holds reserve."""
+        return max(self.points_balance - self.points_held, 0)
 
     def __repr__(self) -> str:
         return f"<Customer {self.id}>"
@@ -119,6 +126,7 @@ def enrol(session: Session, new: NewCustomer, now: dt.datetime, country_code: in
         tier="silver",
         points_balance=0,
         points_owed=0,
+        points_held=0,
         lifetime_points=0,
         opted_in=False,
         marketing_opt_in=False,

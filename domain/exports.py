@@ -56,7 +56,7 @@ def _report_query(kind: str, start: dt.datetime, end: dt.datetime) -> Select[*tu
         r = Redemption
         return (
             select(r.id, r.customer_id, Reward.name.label("reward"), r.points_cost, r.voucher_code, r.status)
-            .add_columns(r.issued_at, r.fulfilled_at, r.cancelled_at)
+            .add_columns(r.issued_at, r.used_at, r.used_store, r.cancelled_at)
             .join(Reward, Reward.id == r.reward_id)
             .where(r.issued_at >= start, r.issued_at < end, _real(r.customer_id))
             .order_by(r.issued_at, r.id)

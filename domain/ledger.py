@@ -4,7 +4,9 @@ Every credit is a *lot* with the points still unspent (``remaining``) and when
 they expire. Debits consume lots soonest-expiring first. Invariants, checked by
 ``verify``: for each customer the cached balance equals the sum of deltas and
 the sum of lots' ``remaining``, and ``points_owed`` equals the sum of
-``owed_delta``.
+``owed_delta``. Points reserved by open holds (``Customer.points_held``, see
+``domain.holds``) stay in the balance but are not spent by ``debit`` unless it
+takes a shortfall.
 
 All writers lock the customer row first (``SELECT ... FOR UPDATE``), so entries
 for one customer are serialised and idempotency checks cannot race.
@@ -185,7 +187,8 @@ def debit(
     found = existing_entry(session, key)
     if found is not None:
         return Posting(found, False)
-    available = customer.points_balance
+    # Points open holds reserve are not spendable; a shortfall debit (a return) takes from the whole balance.
+    available = customer.points_balance if allow_shortfall else customer.points_available
     if points > available and not allow_shortfall:
         raise InsufficientPoints(
             f"needs {points} points but the balance is {available}: {points - available} more needed",
@@ -250,6 +253,23 @@ def history(session: Session, customer_id: int, limit: int = 10, offset: int = 0
         .limit(limit)
         .offset(offset)
     )
+    return list(session.scalars(stmt))
+
+
+def history_after(session: Session, customer_id: int, limit: int, after_id: int | None = None) -> list[LedgerEntry]:
+    """Newest first, the ``limit`` entries that follow entry ``after_id`` (a cursor: stable while entries arrive)."""
+    stmt = select(LedgerEntry).where(LedgerEntry.customer_id == customer_id)
+    if after_id is not None:
+        anchor = session.get(LedgerEntry, after_id)
+        if anchor is None or anchor.customer_id != customer_id:
+            raise ValidationError("not a cursor of this member's ledger", field="starting_after")
+        stmt = stmt.where(
+            or_(
+                LedgerEntry.created_at < anchor.created_at,
+                and_(LedgerEntry.created_at == anchor.created_at, LedgerEntry.id < anchor.id),
+            )
+        )
+    stmt = stmt.order_by(LedgerEntry.created_at.desc(), LedgerEntry.id.desc()).limit(limit)
     return list(session.scalars(stmt))
 
 

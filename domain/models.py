@@ -1,10 +1,13 @@
 """Import every domain model so that ``Base.metadata`` is complete (for Alembic)."""
 
 from domain.affiliate_models import Affiliate, Commission, Payout
+from domain.api_keys import ApiKey
 from domain.audit import AuditEntry
 from domain.consents import Consent
 from domain.customers import Customer
 from domain.earning import Campaign
+from domain.holds import Hold
+from domain.idempotency import IdempotentRequest
 from domain.ledger import LedgerEntry
 from domain.notifications import Notification
 from domain.rewards import Redemption, Reward
@@ -13,17 +16,22 @@ from domain.sales import Order, OrderLine, OrderReturn, Product
 from domain.sign_ins import SignInFailure
 from domain.simulator_history import SimulatorTurn
 from domain.staff_sessions import StaffSession
+from domain.staff_tokens import RefreshToken
+from domain.sync_runs import SyncRequest, SyncRun
 from domain.system import Heartbeat
 from domain.users import StaffUser
 
 __all__ = [
     "Affiliate",
+    "ApiKey",
     "AuditEntry",
     "Campaign",
     "Commission",
     "Consent",
     "Customer",
     "Heartbeat",
+    "Hold",
+    "IdempotentRequest",
     "LedgerEntry",
     "Notification",
     "Order",
@@ -32,10 +40,13 @@ __all__ = [
     "Payout",
     "Product",
     "Redemption",
+    "RefreshToken",
     "Reward",
     "Setting",
     "SignInFailure",
     "SimulatorTurn",
     "StaffSession",
     "StaffUser",
+    "SyncRequest",
+    "SyncRun",
 ]

@@ -1,4 +1,7 @@
-"""The reward catalog and redemptions: points in, a voucher code out, atomically."""
+"""The reward catalog and redemptions: points in, a voucher code out, atomically.
+
+Using a voucher (at a till or in the console) and undoing that is ``domain.vouchers``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from sqlalchemy import CursorResult, ForeignKey, Index, String, Text, func, sele
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from domain import audit, ledger
-from domain.codes import voucher_code
+from domain.codes import clean_code, voucher_code
 from domain.customers import Customer
 from domain.db import Base, UTCDateTime, utcnow
 from domain.errors import (
@@ -25,7 +28,8 @@ from domain.limits import MAX_POINTS, in_range
 from domain.notifications import notify
 from domain.rules import ProgramRules
 
-STATUSES = ("issued", "fulfilled", "cancelled", "expired")
+# issued -> used (at a till or by staff; a till may roll it back to issued), or cancelled / expired (points back).
+STATUSES = ("issued", "used", "cancelled", "expired")
 # How long refunded points last when the points spent expired while the voucher was out.
 REFUND_GRACE = dt.timedelta(days=30)
 
@@ -69,7 +73,11 @@ class Redemption(Base):
     points_expire_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     issued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-    fulfilled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Where and when it was used (``domain.vouchers``).
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    used_store: Mapped[str | None] = mapped_column(String(64))
+    used_order_id: Mapped[str | None] = mapped_column(String(64))
+    used_by: Mapped[str | None] = mapped_column(String(200))
     cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     status_reason: Mapped[str | None] = mapped_column(String(200))
 
@@ -142,7 +150,7 @@ def redeemed_count(session: Session, customer_id: int, reward_id: int) -> int:
             select(func.count(Redemption.id)).where(
                 Redemption.customer_id == customer_id,
                 Redemption.reward_id == reward_id,
-                Redemption.status.in_(("issued", "fulfilled")),
+                Redemption.status.in_(("issued", "used")),
             )
         )
         or 0
@@ -219,13 +227,14 @@ def _check_can_redeem(session: Session, customer: Customer, reward: Reward, now:
                 reward=reward.name,
                 limit=reward.per_customer_limit,
             )
-    if customer.points_balance < reward.points_cost:
+    available = customer.points_available  # points reserved by open holds at a till are not spendable
+    if available < reward.points_cost:
         raise InsufficientPoints(
-            f"{reward.name} needs {reward.points_cost} points; you have {customer.points_balance}, "
-            f"{reward.points_cost - customer.points_balance} more needed",
+            f"{reward.name} needs {reward.points_cost} points; you have {available}, "
+            f"{reward.points_cost - available} more needed",
             needed=reward.points_cost,
-            balance=customer.points_balance,
-            short=reward.points_cost - customer.points_balance,
+            balance=available,
+            short=reward.points_cost - available,
             reward=reward.name,
         )
 
@@ -251,40 +260,15 @@ def _unique_voucher(session: Session) -> str:
 
 
 def find_voucher(session: Session, code: str) -> Redemption | None:
-    from domain.codes import clean_code
-
+    """The voucher with this code, however it was typed (case, spaces and dashes do not matter)."""
     raw = clean_code(code)
     formatted = f"{raw[:4]}-{raw[4:8]}-{raw[8:]}"
     return session.scalar(select(Redemption).where(Redemption.voucher_code == formatted))
 
 
-def fulfil(
-    session: Session, redemption_id: int, *, actor: str, now: dt.datetime, reason: str | None = None
-) -> Redemption:
-    """The voucher was used in store."""
-    redemption = _locked_redemption(session, redemption_id)
-    if redemption.status != "issued":
-        raise InvalidTransition(f"voucher {redemption.voucher_code} is {redemption.status}, not issued")
-    if redemption.expires_at <= now:
-        raise InvalidTransition(f"voucher {redemption.voucher_code} expired on {redemption.expires_at:%Y-%m-%d}")
-    redemption.status = "fulfilled"
-    redemption.fulfilled_at = now
-    audit.record(
-        session,
-        actor=actor,
-        action="redemption.fulfil",
-        entity_type="redemption",
-        entity_id=redemption.id,
-        now=now,
-        reason=reason,
-        details={"voucher": redemption.voucher_code},
-    )
-    return redemption
-
-
 def cancel(session: Session, redemption_id: int, *, actor: str, now: dt.datetime, reason: str) -> Redemption:
     """Cancel an issued voucher: the points come back, the stock too."""
-    redemption = _locked_redemption(session, redemption_id)
+    redemption = lock_redemption(session, redemption_id)
     if redemption.status != "issued":
         raise InvalidTransition(f"voucher {redemption.voucher_code} is {redemption.status} and cannot be cancelled")
     _void(session, redemption, "cancelled", now, reason)
@@ -343,13 +327,13 @@ def expire_vouchers(session: Session, now: dt.datetime, batch: int = 200) -> int
         )
     )
     for rid in ids:
-        redemption = _locked_redemption(session, rid)
+        redemption = lock_redemption(session, rid)
         if redemption.status == "issued":
             _void(session, redemption, "expired", now, "voucher expired unused")
     return len(ids)
 
 
-def _locked_redemption(session: Session, redemption_id: int) -> Redemption:
+def lock_redemption(session: Session, redemption_id: int) -> Redemption:
     stmt = (
         select(Redemption)
         .where(Redemption.id == redemption_id)

@@ -54,13 +54,15 @@ class ProgramRules:
     voucher_valid_days: int = 30
     # Liability: what one point is worth in money (for the dashboard).
     point_value: Decimal = Decimal("0.25")
-    # WhatsApp template names for proactive messages outside the 24-hour window.
+    # WhatsApp template names for proactive messages outside the 24-hour window. ``points_payment_code``
+    # is an authentication-category template: its one parameter is the code of a points payment at a till.
     templates: dict[str, str] = field(
         default_factory=lambda: {
             "points_earned": "points_earned",
             "tier_changed": "tier_changed",
             "points_expiring": "points_expiring",
             "voucher_issued": "voucher_issued",
+            "points_payment_code": "points_payment_code",
         }
     )
 

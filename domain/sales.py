@@ -1,7 +1,8 @@
 """Sales as the loyalty program sees them: orders, their lines, returns, products.
 
-Rows are written by the ERP sync (or the demo seed); ``domain.orders`` turns
-them into points, referral bonuses and commissions.
+Rows are written by the ERP sync, the integration API (``domain.direct_sales``) or
+the demo seed; ``domain.orders`` turns them into points, referral bonuses and
+commissions. An order's ``erp_order_id`` is one key space for all of them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class Order(Base):
     erp_order_id: Mapped[str] = mapped_column(String(64), unique=True)
     bill_no: Mapped[str | None] = mapped_column(String(64))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    # The till or web shop that posted it through the API (None for orders synced from the ERP).
+    store: Mapped[str | None] = mapped_column(String(64))
     order_date: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     net_amount: Mapped[Decimal] = mapped_column(Money)
     returned_amount: Mapped[Decimal] = mapped_column(Money, default=Decimal(0))

@@ -6,8 +6,8 @@ so neither the text nor the time tells which emails are accounts.
 
 Two counters, both in the database so that every worker and host sees them:
 
-* per account (``StaffUser.failed_logins``): the fifth wrong password in a row locks it
-  for ``LOCK_MINUTES``;
+* per account (``StaffUser.failed_logins``, ``domain.users.record_failure``, shared with the
+  API's staff tokens): the fifth wrong password in a row locks it for ``LOCK_MINUTES``;
 * per client address (``SignInFailure`` rows): ``ADDRESS_MAX_FAILURES`` failures in
   ``ADDRESS_WINDOW`` block the address. A success clears only the failures of that
   address *on that account*, so signing in to one's own account does not reset the count
@@ -23,10 +23,18 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain import audit
 from domain.db import Base, UTCDateTime
-from domain.users import StaffUser, check_password, find_user, hash_password
+from domain.users import (
+    LOCK_MINUTES,
+    MAX_FAILED_LOGINS,
+    StaffUser,
+    check_password,
+    find_user,
+    hash_password,
+    is_locked,
+    record_failure,
+    record_success,
+)
 
-MAX_FAILED_LOGINS = 5
-LOCK_MINUTES = 15
 ADDRESS_WINDOW = dt.timedelta(minutes=15)
 ADDRESS_MAX_FAILURES = 30
 REFUSED = (
@@ -71,24 +79,6 @@ def clear_address_failures(session: Session, address: str, email: str) -> None:
 
 def _email(email: str) -> str:
     return email.strip().lower()[:254]
-
-
-def is_locked(user: StaffUser, now: dt.datetime) -> bool:
-    return user.locked_until is not None and user.locked_until > now
-
-
-def record_failure(user: StaffUser, now: dt.datetime) -> None:
-    """Count a wrong password; the fifth in a row locks the account for a while."""
-    user.failed_logins = (user.failed_logins or 0) + 1
-    if user.failed_logins >= MAX_FAILED_LOGINS:
-        user.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
-        user.failed_logins = 0
-
-
-def record_success(user: StaffUser, now: dt.datetime) -> None:
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
 
 
 def authenticate(session: Session, email: str, password: str, address: str, now: dt.datetime) -> StaffUser | None:

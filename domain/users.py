@@ -17,6 +17,10 @@ from domain.errors import ValidationError
 from domain.passwords import weakness
 
 ROLES = ("admin", "manager", "support")
+# Sign-in lock-out, the same for the console and the API's staff tokens: the fifth wrong password in a
+# row locks the account for LOCK_MINUTES.
+MAX_FAILED_LOGINS = 5
+LOCK_MINUTES = 15
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _N, _R, _P = 2**14, 8, 1
 
@@ -105,3 +109,21 @@ def create_user(session: Session, email: str, role: str, password: str, name: st
 
 def find_user(session: Session, email: str) -> StaffUser | None:
     return session.scalar(select(StaffUser).where(func.lower(StaffUser.email) == email.strip().lower()))
+
+
+def is_locked(user: StaffUser, now: dt.datetime) -> bool:
+    return user.locked_until is not None and user.locked_until > now
+
+
+def record_failure(user: StaffUser, now: dt.datetime) -> None:
+    """Count a wrong password; the fifth in a row locks the account for a while."""
+    user.failed_logins = (user.failed_logins or 0) + 1
+    if user.failed_logins >= MAX_FAILED_LOGINS:
+        user.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
+        user.failed_logins = 0
+
+
+def record_success(user: StaffUser, now: dt.datetime) -> None:
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now

@@ -1,14 +1,15 @@
-"""Sync bookkeeping: watermarks, runs and quarantined rows."""
+"""Sync bookkeeping: watermarks, quarantined rows, the lease; runs are ``domain.sync_runs.SyncRun``."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, String, Text, UniqueConstraint
+from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.db import Base, UTCDateTime
+from domain.sync_runs import SyncRun as SyncRun  # the run records are read outside erp/ too
 
 
 class SyncWatermark(Base):
@@ -20,22 +21,6 @@ class SyncWatermark(Base):
     changed_at: Mapped[str | None] = mapped_column(String(64))
     last_key: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
-
-
-class SyncRun(Base):
-    __tablename__ = "erp_sync_runs"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)
-    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    # running | ok | failed | skipped
-    status: Mapped[str] = mapped_column(String(16), default="running")
-    full: Mapped[bool] = mapped_column(default=False)
-    entities: Mapped[str] = mapped_column(String(100))
-    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    error: Mapped[str | None] = mapped_column(Text)
-    trigger: Mapped[str] = mapped_column(String(16), default="schedule")
-    host: Mapped[str | None] = mapped_column(String(100))
 
 
 class QuarantinedRow(Base):

@@ -1,4 +1,4 @@
-"""The app factory: wires ``domain``, ``runtime``, ``bot``, ``erp`` and ``admin`` together."""
+"""The app factory: wires ``domain``, ``runtime``, ``bot``, ``erp``, ``admin`` and ``api`` together."""
 
 from __future__ import annotations
 
@@ -48,10 +48,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def _init_packages(app: Flask) -> None:
     """Each edge package attaches itself; they never import each other."""
     import admin
+    import api
     import bot
     import erp
 
-    for package in (bot, erp, admin):
+    for package in (bot, erp, admin, api):
         init = getattr(package, "init_app", None)
         if init is not None:
             init(app)

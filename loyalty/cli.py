@@ -18,7 +18,7 @@ from flask import Flask
 from flask.cli import AppGroup
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from domain import audit, customers, ledger, rewards
+from domain import audit, customers, holds, ledger, rewards
 from domain.errors import DomainError
 from domain.rules import load_rules
 from domain.timeutil import add_months
@@ -191,10 +191,17 @@ def loyalty_verify() -> None:
     started = dt.datetime.now(dt.UTC)
     with services.database().unit_of_work() as session:
         drifts = ledger.verify(session)
+        held = holds.verify(session)
     took = (dt.datetime.now(dt.UTC) - started).total_seconds()
-    if not drifts:
+    if not drifts and not held:
         click.echo(f"ledger ok: every balance matches its entries ({took:.2f}s)")
         return
+    for h in held[:50]:
+        click.echo(f"customer {h.customer_id}: held cached {h.cached_held}, open holds {h.open_holds}", err=True)
+    if held:
+        click.echo(f"drift in {len(held)} customer held point(s)", err=True)
+    if not drifts:
+        sys.exit(1)
     for d in drifts[:50]:
         click.echo(
             f"customer {d.customer_id}: cached {d.cached_balance}, ledger {d.ledger_balance}, "

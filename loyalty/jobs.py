@@ -8,7 +8,7 @@ from collections.abc import Callable
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from domain import expiry, rewards, tiers
+from domain import expiry, holds, idempotency, rewards, tiers
 from domain.rules import load_rules
 from domain.system import beat
 from runtime import services
@@ -66,3 +66,16 @@ def review_tiers(app: Flask) -> int:
     return _by_customer_id(
         app, lambda session, after: tiers.review(session, load_rules(session), services.now(app), after_id=after)
     )
+
+
+def expire_holds(app: Flask) -> int:
+    """Give back the points of holds (payments at a till) that passed their time unconfirmed or uncaptured."""
+    total = _until_empty(app, lambda session: holds.expire_due(session, services.now(app)))
+    if total:
+        log.info("released %d expired holds", total)
+    return total
+
+
+def purge_idempotency(app: Flask) -> int:
+    """Forget stored Idempotency-Key answers once they are older than they must be kept (24 h and more)."""
+    return _until_empty(app, lambda session: idempotency.purge(session, services.now(app)))

@@ -35,6 +35,9 @@ def job_table(app: Flask) -> list[tuple[str, Callable[[Flask], Any], dict[str, A
         ("apply_early_statuses", bot_jobs.apply_early_statuses, {"trigger": "interval", "seconds": 30}),
         ("dispatch_notifications", bot_jobs.dispatch_notifications, {"trigger": "interval", "seconds": 20}),
         ("erp_sync", erp_jobs.sync_job, {"trigger": "interval", "minutes": erp_jobs.interval_minutes(app)}),
+        ("erp_sync_requested", erp_jobs.requested_sync_job, {"trigger": "interval", "seconds": 10}),
+        ("expire_holds", jobs.expire_holds, {"trigger": "interval", "seconds": 30}),
+        ("purge_idempotency", jobs.purge_idempotency, {"trigger": "cron", "minute": 15}),
     ]
     return table
 

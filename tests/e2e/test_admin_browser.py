@@ -207,15 +207,15 @@ def test_create_a_reward(context: BrowserContext) -> None:
     shot(page, "08-rewards")
 
 
-def test_fulfil_a_redemption(context: BrowserContext) -> None:
+def test_mark_a_redemption_used(context: BrowserContext) -> None:
     page = sign_in(context)
     page.click("nav.nav >> text=Redemptions")
     row = page.locator("tr", has_text="Free coffee mug").first
     expect(row).to_contain_text("issued")
     shot(page, "09-redemptions")
-    row.locator("button", has_text="Fulfil").click()
-    expect(page.locator(".flash-success")).to_contain_text("fulfilled")
-    page.goto("/admin/redemptions?status=fulfilled")
+    row.locator("button", has_text="Mark used").click()
+    expect(page.locator(".flash-success")).to_contain_text("marked used")
+    page.goto("/admin/redemptions?status=used")
     expect(page.locator("table.list")).to_contain_text("Free coffee mug")
 
 

@@ -20,10 +20,10 @@ from domain import affiliates, orders
 from domain.customers import Customer, NewCustomer, enrol
 from domain.db import Database
 from domain.rules import load_rules
+from tests.bot_chat import NOW, SEE, add_reward, make_customer
 from tests.e2e import meta
 from tests.e2e.conftest import LiveApp, WhatsAppUser
 from tests.e2e.graph_api import FakeGraphAPI, Recorded
-from tests.integration.test_flows import NOW, SEE, add_reward, make_customer
 
 WA_ID = "919812345678"
 PHONE = "+" + WA_ID

@@ -175,7 +175,7 @@ def issue_voucher(database: Database, clock: FrozenClock) -> int:
         return rewards.redeem(session, asha.id, mug.id, load_rules(session), clock.now()).id
 
 
-def test_redemptions_fulfil_and_cancel_with_refund(app: Flask, database: Database, clock: FrozenClock) -> None:
+def test_redemptions_marked_used_and_cancelled_with_refund(app: Flask, database: Database, clock: FrozenClock) -> None:
     seeded(database, clock)
     first, second = issue_voucher(database, clock), issue_voucher(database, clock)
     client = staff_client(app, database, "manager")
@@ -187,12 +187,12 @@ def test_redemptions_fulfil_and_cancel_with_refund(app: Flask, database: Databas
     client.post(f"/admin/redemptions/{second}/cancel", data={"csrf_token": token, "reason": "changed mind"})
     with database.unit_of_work() as session:
         statuses = {r.id: r.status for r in session.scalars(select(Redemption))}
-    assert statuses == {first: "fulfilled", second: "cancelled"}
+    assert statuses == {first: "used", second: "cancelled"}
     assert _balance(database) == balance_before + 250
     again = client.post(
         f"/admin/redemptions/{first}/fulfil", data={"csrf_token": token}, follow_redirects=True
     ).get_data(as_text=True)
-    assert "is fulfilled, not issued" in again
+    assert "is used, not issued" in again
 
 
 def _balance(database: Database) -> int:

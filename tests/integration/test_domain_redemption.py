@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from domain import ledger, rewards
+from domain import ledger, rewards, vouchers
 from domain.audit import AuditEntry
 from domain.codes import ALPHABET
 from domain.db import Database
@@ -157,13 +157,13 @@ def test_cancel_refunds_points_and_stock_with_the_spent_points_expiry(database: 
         rewards.cancel(s, red_id, actor="staff@shop", now=NOW, reason="again")
 
 
-def test_fulfil_then_no_cancel(database: Database) -> None:
+def test_used_voucher_cannot_be_cancelled(database: Database) -> None:
     cid, rid = _setup(database, 100)
     with database.unit_of_work() as s:
         red_id = rewards.redeem(s, cid, rid, RULES, NOW).id
     with database.unit_of_work() as s:
-        rewards.fulfil(s, red_id, actor="till-1", now=NOW + DAY)
-    with database.unit_of_work() as s, pytest.raises(InvalidTransition, match="fulfilled"):
+        vouchers.use(s, red_id, actor="till-1", now=NOW + DAY)
+    with database.unit_of_work() as s, pytest.raises(InvalidTransition, match="is used"):
         rewards.cancel(s, red_id, actor="x", now=NOW, reason="late")
     with database.unit_of_work() as s:
         assert balance(s, cid) == (0, 0)
@@ -176,8 +176,8 @@ def test_unused_voucher_expires_and_its_points_come_back(database: Database) -> 
     expires = NOW + 30 * DAY
     with database.unit_of_work() as s:
         assert rewards.expire_vouchers(s, expires - dt.timedelta(microseconds=1)) == 0
-    with database.unit_of_work() as s, pytest.raises(InvalidTransition, match="expired"):
-        rewards.fulfil(s, red_id, actor="till", now=expires)
+    with database.unit_of_work() as s, pytest.raises(vouchers.VoucherNotValid, match="expired"):
+        vouchers.use(s, red_id, actor="till", now=expires)
     with database.unit_of_work() as s:
         assert rewards.expire_vouchers(s, expires) == 1
     with database.unit_of_work() as s:

@@ -17,7 +17,7 @@ from domain.db import Database
 from domain.errors import ValidationError
 from domain.notifications import Notification
 from domain.rules import ProgramRules, save_rules
-from tests.integration.test_flows import NOW, PHONE, Chat, make_customer
+from tests.bot_chat import NOW, PHONE, Chat, make_customer
 
 CASES: list[tuple[str, dict[str, Any], dict[str, str], tuple[str, ...]]] = [
     (

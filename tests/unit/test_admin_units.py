@@ -9,8 +9,7 @@ import pytest
 from admin.charts import PALETTE, Series, bar_chart, line_chart, nice_max, short_number
 from admin.security import safe_next
 from domain import reports
-from domain.sign_ins import is_locked, record_failure, record_success
-from domain.users import StaffUser
+from domain.users import StaffUser, is_locked, record_failure, record_success
 
 NOW = dt.datetime(2026, 6, 15, 10, 0, tzinfo=dt.UTC)
 

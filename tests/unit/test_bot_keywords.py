@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.keywords import KEYWORDS, Command, match, normalize, yes_or_no
+from bot.flows.table import COMMANDS, TABLE
+from bot.keywords import Command, normalize, yes_or_no
+
+match = TABLE.keywords.match
 
 
 @pytest.mark.parametrize(
@@ -73,15 +76,15 @@ def test_other_text_is_no_command(typed: str | None) -> None:
 
 
 def test_every_keyword_maps_back_to_its_command() -> None:
-    for command, words in KEYWORDS.items():
-        for word in words:
+    for command, row in COMMANDS.items():
+        for word in row.words:
             assert match(word) == Command(command), word
 
 
 def test_no_word_belongs_to_two_commands() -> None:
     seen: dict[str, str] = {}
-    for command, words in KEYWORDS.items():
-        for word in words:
+    for command, row in COMMANDS.items():
+        for word in (*row.words, *row.code_words):
             key = normalize(word).replace(" ", "")
             assert seen.setdefault(key, command) == command, word
 

@@ -5,48 +5,64 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot import flows
-from bot.keywords import KEYWORDS
+from bot.flows import referral
+from bot.flows.table import COMMANDS, STATES, TABLE, Reach
 
-SOURCE = (Path(flows.__file__)).read_text()
+FLOWS = Path(referral.__file__).resolve().parent
+SOURCE = "\n".join(path.read_text() for path in sorted(FLOWS.glob("*.py")) if path.name != "table.py")  # the flows
 
 
 def test_onboarding_states_are_all_handled() -> None:
-    assert set(flows.STATES) >= flows.ONBOARDING
+    assert set(STATES) >= TABLE.onboarding
+    assert TABLE.onboarding == {"start", "language", "consent", "referral_question", "referral_code"}
 
 
 def test_every_state_a_flow_moves_to_is_in_the_table() -> None:
     targets = set(re.findall(r'goto\("(\w+)"', SOURCE))
-    assert targets and targets <= set(flows.STATES)
+    assert targets and targets <= set(STATES)
 
 
 def test_every_command_button_has_a_handler() -> None:
     ids = set(re.findall(r'"cmd:(\w+)"', SOURCE))
-    assert ids and ids <= set(flows.COMMANDS)
+    assert ids and ids <= set(COMMANDS)
 
 
-def test_every_keyword_leads_to_a_command() -> None:
-    assert set(KEYWORDS) <= set(flows.COMMANDS)
-    assert "join" in flows.COMMANDS
+def test_every_other_button_offered_is_declared_with_the_state_that_answers_it() -> None:
+    # ("consent:yes", t._(...)) and (f"reward:{r.id}", ...): the ids of offered buttons and rows
+    offered = {re.sub(r"\{.*", "", i) for i in re.findall(r'\(f?"([a-z_]+:[a-z_]*(?:\{[^}]*\})?)",', SOURCE)}
+    declared = {button for state in STATES.values() for button in state.buttons}
+    assert {i for i in offered if not i.startswith("cmd:")} == declared
+
+
+def test_every_command_can_be_typed() -> None:
+    assert all(command.words or command.code_words for command in COMMANDS.values())
+    assert "join" in COMMANDS and COMMANDS["join"].code_words
+
+
+def test_only_stop_and_talking_to_a_person_interrupt_onboarding_and_only_stop_and_start_reach_staff() -> None:
+    assert {name for name, c in COMMANDS.items() if c.reach is Reach.ANYONE} == {"stop", "agent"}
+    assert {name for name, c in COMMANDS.items() if c.reach is Reach.CONSENTED} == {"start"}
+    assert {name for name, c in COMMANDS.items() if c.while_handed_off} == {"stop", "start"}
 
 
 def test_handlers_are_functions_of_a_turn() -> None:
-    for handler in [*flows.STATES.values(), *flows.COMMANDS.values()]:
+    for row in [*STATES.values(), *COMMANDS.values()]:
+        handler = row.handler
         assert callable(handler) and handler.__code__.co_varnames[0] == "turn"
 
 
 def test_wa_me_links_with_and_without_a_business_number() -> None:
-    assert flows.wa_link({"WHATSAPP_DISPLAY_NUMBER": "+91 98000-12345"}, "ABC123") == (
+    assert referral.wa_link({"WHATSAPP_DISPLAY_NUMBER": "+91 98000-12345"}, "ABC123") == (
         "https://wa.me/919800012345?text=JOIN%20ABC123"
     )
-    assert flows.wa_link({}, "ABC123") == "https://wa.me/?text=JOIN%20ABC123"
+    assert referral.wa_link({}, "ABC123") == "https://wa.me/?text=JOIN%20ABC123"
 
 
 def test_every_referral_refusal_the_domain_can_give_has_its_own_answer() -> None:
     from bot.texts import texts_for
     from domain.errors import ReferralRefused
 
-    domain = Path(flows.__file__).resolve().parents[1] / "domain"
+    domain = FLOWS.parents[1] / "domain"
     reasons = []
     for name in ("referrals.py", "affiliates.py"):
         reasons += re.findall(r'ReferralRefused\(f?"([^"]+)"', (domain / name).read_text())
@@ -54,4 +70,4 @@ def test_every_referral_refusal_the_domain_can_give_has_its_own_answer() -> None
     for reason in reasons:
         for lang in ("en", "hi"):
             t = texts_for(lang, {})
-            assert flows.refusal_text(t, ReferralRefused(reason)) != t._("That code cannot be used."), reason
+            assert referral.refusal_text(t, ReferralRefused(reason)) != t._("That code cannot be used."), reason
