@@ -358,6 +358,7 @@ CONSOLE_PAGES = [
     "/admin/settings",
     "/admin/users",
     "/admin/account",
+    "/admin/api-keys",
 ]
 # Every violation the page's CSP reports, collected from the first script that runs.
 CSP_LISTENER = """
