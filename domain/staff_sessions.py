@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import secrets
 
-from sqlalchemy import ForeignKey, String, delete, select, update
+from sqlalchemy import ForeignKey, String, delete, func, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.db import Base, UTCDateTime
@@ -99,7 +99,7 @@ def revoke_all(session: Session, user_id: int, *, now: dt.datetime, reason: str,
 
 def live_count(session: Session, user_id: int, now: dt.datetime) -> int:
     """How many sessions of the account are open right now (shown on the staff page)."""
-    stmt = select(StaffSession.id).where(
+    stmt = select(func.count(StaffSession.id)).where(
         StaffSession.user_id == user_id, StaffSession.revoked_at.is_(None), StaffSession.expires_at > now
     )
-    return len(list(session.scalars(stmt)))
+    return int(session.scalar(stmt) or 0)

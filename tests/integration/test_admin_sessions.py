@@ -188,3 +188,11 @@ def test_a_success_clears_that_accounts_own_typos(app: Flask, database: Database
 
     with database.unit_of_work() as session:
         assert session.scalar(select(func.count(SignInFailure.id))) == 0
+
+
+def test_the_staff_page_counts_open_sessions(app: Flask, database: Database) -> None:
+    admin = staff_client(app, database, "admin")
+    for _ in range(2):
+        assert sign_in(app.test_client(), "admin@example.com").status_code == 302
+    page = admin.get(f"/admin/users/{user_id(database, 'admin@example.com')}").get_data(as_text=True)
+    assert "3 open session(s)." in page
