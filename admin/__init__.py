@@ -10,20 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Flask, Response
-from flask_login import LoginManager
-from flask_wtf.csrf import CSRFProtect
+from flask import Flask
 
-bp = Blueprint(
-    "admin",
-    __name__,
-    url_prefix="/admin",
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/static",
-)
-login_manager = LoginManager()
-csrf = CSRFProtect()
+from admin.blueprint import bp, csrf, login_manager
 
 
 def init_app(app: Flask) -> None:
@@ -63,16 +52,3 @@ def init_app(app: Flask) -> None:
     )
 
     app.register_blueprint(bp)
-
-
-# Everything the console's pages load is its own: the stylesheet, the script, the charts (inline SVG).
-CONSOLE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
-    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-)
-
-
-@bp.after_request
-def content_security_policy(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CONSOLE_CSP)
-    return response

@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from admin import bp
+from admin.blueprint import bp
 from admin.forms import PasswordForm
 from admin.security import EVERYONE, allow, session_token
 from admin.web import now, unit_of_work

@@ -12,7 +12,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
-from admin import bp
+from admin.blueprint import bp
 from admin.forms import ActionForm, PayoutForm, ReasonForm, TermsForm
 from admin.security import EVERYONE, MANAGERS, allow
 from admin.web import actor, make_page, money, now, offset_for, page_number, unit_of_work

@@ -8,7 +8,7 @@ from flask import render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from admin import bp
+from admin.blueprint import bp
 from admin.security import EVERYONE, allow
 from admin.web import day_start, make_page, offset_for, page_number, parse_date, unit_of_work
 from domain.audit import AuditEntry

@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user
 
-from admin import bp
+from admin.blueprint import bp
 from admin.forms import ActionForm, LoginForm
 from admin.security import EVERYONE, allow, end_session, safe_next, start_session
 from admin.web import now, unit_of_work

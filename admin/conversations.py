@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
 
-from admin import bp
+from admin.blueprint import bp
 from admin.forms import ActionForm, ReplyForm, SimulatorForm
 from admin.security import EVERYONE, allow
 from admin.web import PER_PAGE, actor, cc, make_page, now, offset_for, page_number, unit_of_work

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from admin import bp
+from admin.blueprint import bp
 from admin.forms import ActionForm, AdjustForm, new_nonce
 from admin.security import EVERYONE, MANAGERS, allow
 from admin.web import actor, cc, make_page, now, offset_for, page_number, unit_of_work

@@ -10,7 +10,7 @@ from flask import current_app, render_template
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
-from admin import bp
+from admin.blueprint import bp
 from admin.charts import PALETTE, Series, bar_chart, line_chart
 from admin.security import EVERYONE, allow
 from admin.web import now, unit_of_work

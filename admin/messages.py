@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from flask import Response, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
-from admin import bp
 from admin.affiliates import csv_line, money_cells
+from admin.blueprint import bp
 from admin.forms import ReportForm
 from admin.security import EVERYONE, MANAGERS, allow
 from admin.web import cc, day_start, make_page, now, offset_for, page_number, unit_of_work

@@ -18,7 +18,7 @@ from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from admin import bp, csrf, login_manager
+from admin.blueprint import bp, csrf, login_manager
 from domain import staff_sessions
 from domain.users import StaffUser
 from runtime import services

@@ -12,7 +12,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from admin import bp
+from admin.blueprint import bp
 from admin.forms import ActionForm, StaffEditForm, StaffForm
 from admin.security import ADMINS, allow
 from admin.web import PER_PAGE, actor, make_page, now, offset_for, page_number, unit_of_work

@@ -14,7 +14,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
-from admin import bp
+from admin.blueprint import bp
 from admin.security import redirect_back
 from domain.errors import DomainError
 from domain.limits import DATE_RANGE, FIRST_DAY, LAST_DAY
