@@ -10,20 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Flask
-from flask_login import LoginManager
-from flask_wtf.csrf import CSRFProtect
+from flask import Flask
 
-bp = Blueprint(
-    "admin",
-    __name__,
-    url_prefix="/admin",
-    template_folder="templates",
-    static_folder="static",
-    static_url_path="/static",
-)
-login_manager = LoginManager()
-csrf = CSRFProtect()
+from admin.blueprint import bp, csrf, login_manager
 
 
 def init_app(app: Flask) -> None:
@@ -34,10 +23,10 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)
     hours = float(app.config.get("SESSION_HOURS") or 12)
     app.permanent_session_lifetime = dt.timedelta(hours=hours)
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
-    if app.config.get("APP_ENV") == "production":
-        app.config.setdefault("SESSION_COOKIE_SECURE", True)
+    # Flask predefines these keys (SameSite None, Secure False), so they are set, not defaulted.
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    app.config["SESSION_COOKIE_SECURE"] = app.config.get("APP_ENV") == "production"
 
     login_manager.init_app(app)
     login_manager.login_view = "admin.login"
@@ -46,6 +35,7 @@ def init_app(app: Flask) -> None:
     csrf.init_app(app)
 
     from admin import (  # noqa: F401  (each module adds its routes to ``bp``)
+        account,
         affiliates,
         api_keys,
         audit,

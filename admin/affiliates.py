@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import func, select
 
-from admin import bp
+from admin.blueprint import bp
 from admin.forms import ActionForm, PayoutForm, ReasonForm, TermsForm
 from admin.security import EVERYONE, MANAGERS, allow
-from admin.web import actor, make_page, now, offset_for, page_number, unit_of_work
+from admin.web import actor, make_page, money, now, offset_for, page_number, unit_of_work
 from domain import affiliates, exports
 from domain.affiliate_models import Affiliate, Commission, Payout
 from domain.customers import Customer
+from domain.money import format_money
 from runtime import services
 
 
@@ -155,7 +158,7 @@ def affiliate_pay(affiliate_id: int) -> ResponseReturnValue:
     with unit_of_work() as session:
         payout = affiliates.mark_paid(session, affiliate_id, actor=actor(), now=now(), reference=form.reference.data)
         amount, currency = payout.amount, payout.currency
-    flash(f"Payout of {amount} {currency} recorded as paid.", "success")
+    flash(f"Payout of {money(amount, currency)} recorded as paid.", "success")
     return redirect(url_for("admin.affiliate", affiliate_id=affiliate_id))
 
 
@@ -165,12 +168,13 @@ def payout_csv(payout_id: int) -> ResponseReturnValue:
     with unit_of_work() as session:
         payout = session.get(Payout, payout_id) or abort(404)
     db = services.database()
+    cells = money_cells(exports.PAYOUT_HEADER, current_app.config)
 
     def generate() -> Iterator[str]:
         yield csv_line(exports.PAYOUT_HEADER)
         with db.unit_of_work() as session:
             for row in exports.payout_rows(session, payout_id):
-                yield csv_line(row)
+                yield csv_line(cells(row))
 
     filename = f"payout-{payout.id}-affiliate-{payout.affiliate_id}.csv"
     return Response(
@@ -178,6 +182,21 @@ def payout_csv(payout_id: int) -> ResponseReturnValue:
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def money_cells(header: Sequence[str], config: Mapping[str, Any]) -> Callable[[Sequence[object]], list[object]]:
+    """A row's amounts (``Decimal`` cells) formatted as money, in the row's ``currency`` column if it has one.
+
+    Made before the response streams: the rows are written after the request's app context ended.
+    """
+    locale, default = config.get("DEFAULT_LOCALE"), config.get("CURRENCY")
+    at = header.index("currency") if "currency" in header else None
+
+    def cells(row: Sequence[object]) -> list[object]:
+        currency = str(row[at]) if at is not None and row[at] else default
+        return [format_money(v, currency, locale) if isinstance(v, Decimal) else v for v in row]
+
+    return cells
 
 
 def csv_line(row: Sequence[object]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
-from admin import bp
+from admin.blueprint import bp
 from admin.forms import ActionForm, ApiKeyForm
 from admin.security import ADMINS, allow
 from admin.web import actor, now, unit_of_work

@@ -8,7 +8,7 @@ from flask import render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from admin import bp
+from admin.blueprint import bp
 from admin.security import EVERYONE, allow
 from admin.web import day_start, make_page, offset_for, page_number, parse_date, unit_of_work
 from domain.audit import AuditEntry
@@ -21,9 +21,9 @@ def audit_log() -> ResponseReturnValue:
     start, end = parse_date(request.args.get("start")), parse_date(request.args.get("end"))
     stmt = select(AuditEntry).order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
     if args["actor"]:
-        stmt = stmt.where(AuditEntry.actor.ilike(f"%{args['actor']}%"))
+        stmt = stmt.where(AuditEntry.actor.icontains(args["actor"], autoescape=True))
     if args["action"]:
-        stmt = stmt.where(AuditEntry.action.ilike(f"{args['action']}%"))
+        stmt = stmt.where(AuditEntry.action.istartswith(args["action"], autoescape=True))
     if args["entity_type"]:
         stmt = stmt.where(AuditEntry.entity_type == args["entity_type"])
     if args["entity_id"]:

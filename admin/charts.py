@@ -67,10 +67,15 @@ def _frame(title: str, labels: Sequence[str], top: float) -> list[str]:
 
 
 def _legend(series: Sequence[Series]) -> str:
+    # A class per palette colour (admin.css), not ``style="background:..."``: the console's CSP allows no inline styles.
     items = "".join(
-        f'<span class="legend-item"><i style="background:{s.color}"></i>{escape(s.name)}</span>' for s in series
+        f'<span class="legend-item"><i class="swatch {_swatch(s.color)}"></i>{escape(s.name)}</span>' for s in series
     )
     return f'<div class="legend">{items}</div>'
+
+
+def _swatch(color: str) -> str:
+    return f"swatch-{PALETTE.index(color)}" if color in PALETTE else "swatch-other"
 
 
 def bar_chart(title: str, labels: Sequence[str], series: Sequence[Series], *, stacked: bool = False) -> Markup:

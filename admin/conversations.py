@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from sqlalchemy import select
 
-from admin import bp
+from admin.blueprint import bp
 from admin.forms import ActionForm, ReplyForm, SimulatorForm
 from admin.security import EVERYONE, allow
 from admin.web import PER_PAGE, actor, cc, make_page, now, offset_for, page_number, unit_of_work
-from domain import suppression
+from domain import simulator_history, suppression
 from domain.customers import Customer
 from domain.phones import normalize_phone
 from runtime.config import privacy_key
-
-SIM_HISTORY = 40
 
 
 def _phone(raw: str) -> str:
@@ -107,24 +104,24 @@ def conversation_take_over(phone: str) -> ResponseReturnValue:
 @bp.route("/simulator", methods=["GET", "POST"])
 @allow(*EVERYONE)
 def simulator() -> ResponseReturnValue:
-    """Chat with the bot as a test phone number; the history lives in the staff member's session."""
+    """Chat with the bot as a test member; the history is kept in the database, per staff member and number."""
     form = SimulatorForm()
-    history: list[dict[str, Any]] = session.get("sim_history", [])
-    if request.method == "GET":
-        form.phone.data = session.get("sim_phone", "")
-    elif form.validate_on_submit():
+    phone = session.get("sim_phone", "")
+    if form.validate_on_submit():
         from bot import api
 
         e164 = _phone(form.phone.data or "")
-        if session.get("sim_phone") != e164:
-            history = []
         text = (form.text.data or "").strip()
         with unit_of_work() as db:
-            replies = api.simulate(db, e164, text, now(), current_app.config)
-        history = [*history, {"who": "you", "lines": [text]}]
-        history += [{"who": "bot", "lines": api.reply_lines(r)} for r in replies]
-        session["sim_phone"], session["sim_history"] = e164, history[-SIM_HISTORY:]
+            replies = api.simulate(db, e164, text, now(), current_app.config, actor=actor())
+            bubbles = [("you", [text])] + [("bot", api.reply_lines(r)) for r in replies]
+            simulator_history.append(db, current_user.id, e164, bubbles, now())
+        session["sim_phone"] = e164
         return redirect(url_for("admin.simulator"))
+    if request.method == "GET":
+        form.phone.data = phone
+    with unit_of_work() as db:
+        history = simulator_history.recent(db, current_user.id, phone) if phone else []
     status = 400 if form.errors else 200
     return render_template("admin/simulator.html", form=form, history=history), status
 
@@ -132,5 +129,6 @@ def simulator() -> ResponseReturnValue:
 @bp.route("/simulator/reset", methods=["POST"])
 @allow(*EVERYONE)
 def simulator_reset() -> ResponseReturnValue:
-    session.pop("sim_history", None)
+    with unit_of_work() as db:
+        simulator_history.clear(db, current_user.id)
     return redirect(url_for("admin.simulator"))

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from admin import bp
+from admin.blueprint import bp
 from admin.forms import ActionForm, AdjustForm, new_nonce
 from admin.privacy_forms import MarketingConsentForm, NewRequestForm
 from admin.security import EVERYONE, MANAGERS, allow

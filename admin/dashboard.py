@@ -10,7 +10,7 @@ from flask import current_app, render_template
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
-from admin import bp
+from admin.blueprint import bp
 from admin.charts import PALETTE, Series, bar_chart, line_chart
 from admin.security import EVERYONE, allow
 from admin.web import now, unit_of_work
@@ -109,5 +109,4 @@ def charts(figures: reports.Dashboard) -> dict[str, Markup]:
 @allow(*EVERYONE)
 def dashboard() -> ResponseReturnValue:
     figures, program = cached_figures()
-    currency = current_app.config.get("CURRENCY", "INR")
-    return render_template("admin/dashboard.html", f=figures, totals=program, charts=charts(figures), currency=currency)
+    return render_template("admin/dashboard.html", f=figures, totals=program, charts=charts(figures))

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask, current_app, flash, jsonify, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
-from admin import bp
+from admin.blueprint import bp
 from admin.forms import ActionForm
 from admin.security import EVERYONE, MANAGERS, allow
 from admin.web import actor, unit_of_work

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -10,6 +11,7 @@ from wtforms import (
     DateField,
     DecimalField,
     EmailField,
+    Field,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -19,11 +21,32 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    StopValidation,
+)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from domain.api_keys import SCOPES
+from domain.limits import DATE_RANGE, FIRST_DAY, LAST_DAY
 from domain.users import ROLES
+
+
+def DateRange() -> Callable[[FlaskForm, Field], None]:
+    """A date a report can cover (``FIRST_DAY``..``LAST_DAY``): 9999-12-31 has no next day."""
+
+    def check(_form: FlaskForm, field: Field) -> None:
+        if field.data is not None and not FIRST_DAY <= field.data <= LAST_DAY:
+            raise StopValidation(DATE_RANGE)
+
+    return check
+
 
 # WTForms' Email() needs the email_validator package; this is all sign-in needs.
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message="Enter an email address.")
@@ -88,7 +111,9 @@ class TermsForm(FlaskForm):
         "Commission type", choices=[SelectChoice("percent", "Percent of net"), SelectChoice("fixed", "Fixed")]
     )
     percent = DecimalField("Percent", places=2, validators=[InputRequired(), NumberRange(min=0, max=100)])
-    fixed = DecimalField("Fixed amount per first purchase", places=2, validators=[InputRequired(), NumberRange(min=0)])
+    fixed = DecimalField(
+        "Fixed amount per first purchase", places=2, validators=[InputRequired(), NumberRange(min=0, max=10_000_000)]
+    )
     window_days = IntegerField("Attribution window (days)", validators=[InputRequired(), NumberRange(min=1, max=3650)])
     reason = StringField("Reason", validators=[Optional(), Length(max=200)])
 
@@ -123,9 +148,13 @@ class CampaignForm(FlaskForm):
     starts_on = DateField("Starts on", validators=[InputRequired()])
     ends_on = DateField("Ends on (inclusive)", validators=[InputRequired()])
     multiplier = DecimalField("Multiplier", places=3, default=1, validators=[InputRequired(), NumberRange(0, 100)])
-    bonus_points = IntegerField("Bonus points per order", default=0, validators=[InputRequired(), NumberRange(0)])
+    bonus_points = IntegerField(
+        "Bonus points per order", default=0, validators=[InputRequired(), NumberRange(0, 1_000_000)]
+    )
     category = StringField("Only category (empty = all)", validators=[Optional(), Length(max=120)])
-    min_amount = IntegerField("Minimum order amount", default=0, validators=[InputRequired(), NumberRange(0)])
+    min_amount = IntegerField(
+        "Minimum order amount", default=0, validators=[InputRequired(), NumberRange(0, 100_000_000)]
+    )
 
 
 class StaffForm(FlaskForm):
@@ -138,6 +167,17 @@ class StaffForm(FlaskForm):
 class StaffEditForm(FlaskForm):
     role = SelectField("Role", choices=[SelectChoice(r) for r in ROLES])
     active = BooleanField("Active")
+    password = PasswordField("New password (empty = unchanged)", validators=[Optional(), Length(max=200)])
+
+
+class PasswordForm(FlaskForm):
+    """Change one's own password; the account's other sessions end."""
+
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
+    new = PasswordField("New password (10+ characters, not a common one)", validators=[DataRequired(), Length(max=200)])
+    confirm = PasswordField(
+        "New password again", validators=[DataRequired(), EqualTo("new", message="The two new passwords differ.")]
+    )
 
 
 class ReplyForm(FlaskForm):
@@ -162,8 +202,12 @@ class ReportForm(FlaskForm):
             SelectChoice("commissions", "Commissions"),
         ],
     )
-    start = DateField("From", validators=[Optional()])
-    end = DateField("To (inclusive)", validators=[Optional()])
+    start = DateField("From", validators=[Optional(), DateRange()])
+    end = DateField("To (inclusive)", validators=[Optional(), DateRange()])
+
+    def validate_end(self, field: DateField) -> None:
+        if field.data and self.start.data and field.data < self.start.data:
+            raise StopValidation("The end date is before the start date.")
 
 
 class ApiKeyForm(FlaskForm):

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from flask import Response, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 
-from admin import bp
-from admin.affiliates import csv_line
+from admin.affiliates import csv_line, money_cells
+from admin.blueprint import bp
 from admin.forms import ReportForm
 from admin.security import EVERYONE, MANAGERS, allow
 from admin.web import cc, day_start, make_page, now, offset_for, page_number, unit_of_work
@@ -64,12 +64,14 @@ def _report_csv(kind: str, start: dt.date | None, end: dt.date | None) -> Respon
     since = day_start(start) if start else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     until = day_start(end + dt.timedelta(days=1)) if end else now() + dt.timedelta(days=1)
     db = services.database(current_app._get_current_object())  # type: ignore[attr-defined]
+    header = exports.report_header(kind)
+    cells = money_cells(header, current_app.config)
 
     def generate() -> Iterator[str]:
-        yield csv_line(exports.report_header(kind))
+        yield csv_line(header)
         with db.unit_of_work() as session:
             for row in exports.report_rows(session, kind, since, until):
-                yield csv_line(row)
+                yield csv_line(cells(row))
 
     label = f"{kind}-{start or 'start'}-to-{end or 'today'}.csv"
     return Response(

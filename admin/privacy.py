@@ -13,7 +13,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
-from admin import bp
+from admin.blueprint import bp
 from admin.forms import ActionForm
 from admin.privacy_forms import CloseRequestForm, MarketingConsentForm, NewRequestForm
 from admin.security import EVERYONE, MANAGERS, allow

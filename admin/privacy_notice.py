@@ -7,7 +7,7 @@ import dataclasses
 from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from admin import bp
+from admin.blueprint import bp
 from admin.privacy_forms import PrivacySettingsForm, notice_form
 from admin.security import ADMINS, allow
 from admin.web import actor, make_page, now, offset_for, page_number, unit_of_work

@@ -8,7 +8,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from admin import bp
+from admin.blueprint import bp
 from admin.forms import ActionForm, RequiredReasonForm, RewardForm
 from admin.security import EVERYONE, MANAGERS, allow
 from admin.web import PER_PAGE, actor, day_start, make_page, now, offset_for, page_number, unit_of_work

@@ -1,10 +1,13 @@
-"""Who may do what: the per-view role marks, the guard, safe redirects, sign-in throttling."""
+"""Who may do what: the per-view role marks, the guard, safe redirects, the server-side sessions.
+
+A signed-in request needs both Flask-Login's user id in the (signed) cookie and a live
+``staff_sessions`` row for the token next to it: revoking the row (sign-out, password
+change, unlock, role change, "sign out everywhere") ends the session on every worker.
+"""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -13,14 +16,11 @@ from flask import abort, current_app, redirect, render_template, request, sessio
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, logout_user
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
-from admin import bp, csrf, login_manager
+from admin.blueprint import bp, csrf, login_manager
+from domain import staff_sessions
 from domain.users import StaffUser
-
-# The lock-out is shared with the API's staff tokens, so it lives with the accounts.
-from domain.users import is_locked as is_locked
-from domain.users import record_failure as record_failure
-from domain.users import record_success as record_success
 from runtime import services
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,9 +29,7 @@ EVERYONE = ("support", "manager")
 MANAGERS = ("manager",)
 ADMINS: tuple[str, ...] = ()
 PUBLIC_ENDPOINTS = {"admin.login", "admin.static"}
-
-IP_WINDOW_SECONDS = 15 * 60
-IP_MAX_FAILURES = 30
+SESSION_TOKEN = "sid"
 
 
 def allow(*roles: str) -> Callable[[F], F]:
@@ -59,16 +57,19 @@ def role_allows(user: StaffUser, endpoint: str | None) -> bool:
 
 @login_manager.user_loader
 def load_user(user_id: str) -> StaffUser | None:
-    if not user_id.isdigit():
+    """The account, when the cookie's session token names a live session of it (one query)."""
+    token = session_token()
+    if not user_id.isdigit() or token is None:
         return None
     with services.database().unit_of_work() as db:
-        user = db.get(StaffUser, int(user_id))
-    return user if user is not None and user.active else None
+        return staff_sessions.signed_in_user(db, token, int(user_id), services.now())
 
 
 @bp.before_request
 def guard() -> ResponseReturnValue | None:
-    """CSRF on every POST, then a live session, then the view's roles."""
+    """Text the database can store, CSRF on every POST, then a live session, then the view's roles."""
+    if any("\x00" in value for _key, values in [*request.args.lists(), *request.form.lists()] for value in values):
+        abort(400, "Text with a NUL character (%00) cannot be searched for or saved.")
     if request.method not in ("GET", "HEAD", "OPTIONS"):
         csrf.protect()
     if request.endpoint in PUBLIC_ENDPOINTS:
@@ -76,8 +77,7 @@ def guard() -> ResponseReturnValue | None:
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     if session_expired():
-        logout_user()
-        session.clear()
+        end_session("expired")
         return login_manager.unauthorized()
     if not role_allows(current_user, request.endpoint):
         abort(403)
@@ -98,6 +98,12 @@ def inject_roles() -> dict[str, Any]:
         return bool(current_user.is_authenticated) and role_allows(current_user, endpoint)
 
     return {"can_open": can_open}
+
+
+@bp.errorhandler(400)
+def bad_request(error: HTTPException) -> ResponseReturnValue:
+    """A number or date outside its bounds, and the like: said in words on the console's error page."""
+    return render_template("admin/error.html", code=400, message=error.description), 400
 
 
 @bp.errorhandler(403)
@@ -135,38 +141,24 @@ def redirect_back(default_endpoint: str = "admin.dashboard", **values: Any) -> R
     return redirect(url_for(default_endpoint, **values))
 
 
-class IpThrottle:
-    """Failed sign-ins per client address in a sliding window (per process, cheap)."""
-
-    def __init__(self, limit: int = IP_MAX_FAILURES, window: float = IP_WINDOW_SECONDS) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def blocked(self, address: str) -> bool:
-        with self._lock:
-            return len(self._recent(address)) >= self.limit
-
-    def fail(self, address: str) -> None:
-        with self._lock:
-            self._recent(address).append(time.monotonic())
-
-    def clear(self, address: str) -> None:
-        with self._lock:
-            self._failures.pop(address, None)
-
-    def _recent(self, address: str) -> deque[float]:
-        stamps = self._failures.setdefault(address, deque())
-        cutoff = time.monotonic() - self.window
-        while stamps and stamps[0] < cutoff:
-            stamps.popleft()
-        return stamps
-
-
-ip_throttle = IpThrottle()
-
-
-def start_session() -> None:
+def start_session(user: StaffUser) -> None:
+    """After ``login_user``: a server-side session row, its token in the cookie."""
+    lifetime = current_app.permanent_session_lifetime
+    with services.database().unit_of_work() as db:
+        token = staff_sessions.start(db, user, now=services.now(), lifetime=lifetime, address=request.remote_addr)
     session.permanent = True
     session["signed_in_at"] = time.time()
+    session[SESSION_TOKEN] = token
+
+
+def end_session(reason: str = "sign_out") -> None:
+    """Sign out here: the row is revoked, so a copy of the cookie opens nothing either."""
+    with services.database().unit_of_work() as db:
+        staff_sessions.revoke(db, session.get(SESSION_TOKEN), now=services.now(), reason=reason)
+    logout_user()
+    session.clear()
+
+
+def session_token() -> str | None:
+    token = session.get(SESSION_TOKEN)
+    return token if isinstance(token, str) else None

@@ -14,7 +14,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from admin import bp
+from admin.blueprint import bp
 from admin.dashboard import forget_cache
 from admin.forms import ActionForm, CampaignForm, RulesForm
 from admin.security import ADMINS, allow

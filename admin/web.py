@@ -6,21 +6,25 @@ import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from flask import current_app, flash, request
+from flask import abort, current_app, flash, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
-from admin import bp
+from admin.blueprint import bp
 from admin.security import redirect_back
 from domain.errors import DomainError
+from domain.limits import DATE_RANGE, FIRST_DAY, LAST_DAY
+from domain.money import format_money
 from runtime import services
 from runtime.config import country_code
 
 T = TypeVar("T")
 PER_PAGE = 25
+MAX_PAGE = 10_000
 
 
 @contextmanager
@@ -37,6 +41,13 @@ def now() -> dt.datetime:
 def actor() -> str:
     """Who the audit log names: the signed-in staff member's email."""
     return str(current_user.email)
+
+
+@bp.app_template_filter("money")
+def money(amount: Decimal | int | str, currency: str | None = None) -> str:
+    """Money for the console, reports and exports: Babel, the configured ``DEFAULT_LOCALE`` and ``CURRENCY``."""
+    config = current_app.config
+    return format_money(amount, currency or config.get("CURRENCY"), config.get("DEFAULT_LOCALE"))
 
 
 def cc() -> int:
@@ -71,8 +82,13 @@ class Page(Generic[T]):
 
 
 def page_number() -> int:
-    raw = request.args.get("page", "1")
-    return max(int(raw), 1) if raw.isdigit() else 1
+    """``?page=``, 1 when absent or not a number; a 400 past ``MAX_PAGE`` (no offset overflows the database)."""
+    raw = request.args.get("page", "1").strip()
+    if not (raw.isascii() and raw.isdigit()):
+        return 1
+    if len(raw) > len(str(MAX_PAGE)) or int(raw) > MAX_PAGE:
+        abort(400, f"The page number must be between 1 and {MAX_PAGE:,}.")
+    return max(int(raw), 1)
 
 
 def offset_for(number: int, per_page: int = PER_PAGE) -> int:
@@ -85,10 +101,14 @@ def make_page(rows: Sequence[T], number: int, per_page: int = PER_PAGE) -> Page[
 
 
 def parse_date(raw: str | None) -> dt.date | None:
+    """A ``YYYY-MM-DD`` filter; None when blank or malformed, a 400 outside ``FIRST_DAY``..``LAST_DAY``."""
     try:
-        return dt.date.fromisoformat(raw) if raw else None
+        day = dt.date.fromisoformat(raw) if raw else None
     except ValueError:
         return None
+    if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+        abort(400, DATE_RANGE)
+    return day
 
 
 def day_start(day: dt.date) -> dt.datetime:

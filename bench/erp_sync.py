@@ -32,7 +32,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.harness import postgres  # noqa: E402
 from bench.harness.report import table, write_table  # noqa: E402
+from domain.db import make_engine  # noqa: E402
 
 HEADING = "## ERP sync (`bench/erp_sync.py`)"
 ODBC = (
@@ -93,7 +94,7 @@ def odbc_for(database: str) -> str:
 
 def build_erp(url: str, orders: int, customers: int) -> float:
     started = time.perf_counter()
-    engine = create_engine(url)
+    engine = make_engine(url)
     with engine.begin() as conn:
         conn.exec_driver_sql(LAYOUT)
         for statement in FILL.split(";"):
@@ -118,7 +119,7 @@ def child_baseline(erp_db: str, loyalty_url: str) -> dict[str, Any]:
 
     mapping = load_mapping(ROOT / "erp" / "mapping.toml")
     orders, lines_map, products = (mapping.entity(n) for n in ("orders", "order_lines", "products"))
-    engine = create_engine(loyalty_url)
+    engine = make_engine(loyalty_url)
     with engine.begin() as conn:
         conn.exec_driver_sql(
             "CREATE TABLE bench_orders (order_id text, bill_no text, customer_id text, order_date timestamp,"

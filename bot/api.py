@@ -25,7 +25,8 @@ from bot.messages import Incoming, Reply
 from bot.models import Conversation, InboundMessage, OutboxMessage
 from bot.texts import LANGUAGES, texts_for
 from domain import audit
-from domain.errors import ValidationError
+from domain.customers import find_by_phone
+from domain.errors import NotFound, ValidationError
 from domain.phones import normalize_phone
 
 __all__ = [
@@ -78,11 +79,46 @@ class SentMessage:
     last_change_at: dt.datetime | None
 
 
-def simulate(session: Session, phone: str, text: str, now: dt.datetime, config: Mapping[str, Any]) -> list[Reply]:
-    """Drive the real engine as ``phone``; a typed number answers the last offered option."""
+def simulate(
+    session: Session, phone: str, text: str, now: dt.datetime, config: Mapping[str, Any], *, actor: str
+) -> list[Reply]:
+    """Drive the real engine as the test member ``phone``, with an audit entry per message.
+
+    Refused for a real customer's number, and for a number that wrote to us on WhatsApp: staff
+    must not redeem, read vouchers or change consent for someone through the simulator. A number
+    nobody uses becomes a test member (``Customer.is_test``) when the bot enrols it, so reports
+    and dashboards leave it out. The CLI ``chat`` is the operator's tool and drives the engine
+    directly. A typed number answers the last offered option.
+    """
     e164 = normalize_phone(phone, int(str(config.get("DEFAULT_COUNTRY_CODE") or "91").lstrip("+")))
+    member = find_by_phone(session, e164)
+    if member is not None and not member.is_test:
+        raise ValidationError(f"{e164} is a real customer's number; the simulator acts only on test members")
+    if member is None and session.scalar(select(InboundMessage.id).where(InboundMessage.phone == e164).limit(1)):
+        raise ValidationError(f"{e164} has written to us on WhatsApp; the simulator acts only on test numbers")
     incoming = Incoming(message_id=f"sim-{uuid.uuid4().hex}", phone=e164, kind="text", text=text)
-    return engine.handle(session, incoming, now, config)
+    replies = engine.handle(session, incoming, now, config)
+    member = member or find_by_phone(session, e164)
+    if member is not None:
+        member.is_test = True  # a no-op, or the member this message enrolled
+    audit.record(
+        session,
+        actor=actor,
+        action="simulator.message",
+        entity_type="customer" if member is not None else "phone",
+        entity_id=member.id if member is not None else e164,
+        now=now,
+        details={"phone": e164, "text": text[:200], "replies": len(replies)},
+    )
+    return replies
+
+
+def _written(session: Session, phone: str) -> Conversation:
+    """The conversation of a number that wrote to us, locked; one that never wrote has none and gets none."""
+    conv = session.get(Conversation, phone, with_for_update=True)
+    if conv is None:
+        raise NotFound(f"{phone} has never written to us, so there is no conversation with it")
+    return conv
 
 
 def staff_reply(session: Session, phone: str, text: str, *, actor: str, now: dt.datetime) -> OutboxMessage:
@@ -90,7 +126,7 @@ def staff_reply(session: Session, phone: str, text: str, *, actor: str, now: dt.
 
     Replying also takes the conversation over, so the bot does not talk across staff.
     """
-    conv = conversations.load(session, phone, now)
+    conv = _written(session, phone)
     if not conversations.window_open(conv, now):
         raise ValidationError("the customer has not written in the last 24 hours; only templates can be sent")
     body = text.strip()
@@ -109,8 +145,8 @@ def staff_reply(session: Session, phone: str, text: str, *, actor: str, now: dt.
 
 
 def take_over(session: Session, phone: str, *, actor: str, now: dt.datetime) -> None:
-    """Staff take the conversation: the bot stays quiet on it until handed back."""
-    conv = conversations.load(session, phone, now)
+    """Staff take the conversation: the bot stays quiet on it until handed back (only one that exists)."""
+    conv = _written(session, phone)
     _take(conv, now)
     audit.record(
         session, actor=actor, action="conversation.take_over", entity_type="conversation", entity_id=phone, now=now
@@ -133,7 +169,7 @@ def _take(conv: Conversation, now: dt.datetime) -> None:
 
 def hand_back(session: Session, phone: str, *, actor: str, now: dt.datetime) -> None:
     """The bot answers again; the customer is told, with the menu hint, while the window is open."""
-    conv = conversations.load(session, phone, now)
+    conv = _written(session, phone)
     was_handed_off = conv.handoff
     conv.handoff = False
     conv.handoff_at = None

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel import Locale
 from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent
+
+from domain.money import format_money
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 DOMAIN = "messages"
@@ -120,13 +121,8 @@ class Texts:
         return format_percent(Decimal(value) / 100, locale=self.locale, decimal_quantization=False)
 
     def money(self, amount: Decimal, currency: str | None = None) -> str:
-        """Money in the locale's format; whole amounts without the paise (``₹25,000``)."""
-        code = currency or self.currency
-        if amount != amount.to_integral_value():
-            return format_currency(amount, code, locale=self.locale)
-        pattern = Locale.parse(self.locale).currency_formats["standard"].pattern.split(";")[0]
-        whole = pattern.replace(".00", "")
-        return format_currency(amount, code, locale=self.locale, format=whole, currency_digits=False)
+        """Money in the locale's format (``domain.money``); whole amounts without the paise (``₹25,000``)."""
+        return format_money(amount, currency or self.currency, self.locale, drop_zero_paise=True)
 
     def date(self, moment: dt.datetime | dt.date) -> str:
         """A date as the customer reads it, in the shop's time zone."""

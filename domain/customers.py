@@ -196,6 +196,7 @@ def search(session: Session, query: str, country_code: int = 91, limit: int = 50
     if len(digits) >= 4 and len(digits) == len(text.replace(" ", "").lstrip("+")):
         conditions.append(Customer.phone.like(f"%{digits}%"))
     if len(text) >= 2:
-        conditions.append(func.lower(Customer.name).like(f"%{text.lower()}%"))
+        # Escaped: a typed ``%`` or ``_`` is a character to find, not a wildcard (``%%`` listed everyone).
+        conditions.append(func.lower(Customer.name).contains(text.lower(), autoescape=True))
     stmt = select(Customer).where(or_(*conditions)).order_by(Customer.id.desc())
     return list(session.scalars(stmt.limit(limit).offset(offset)))

@@ -8,8 +8,9 @@ from contextlib import contextmanager
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, DateTime, Engine, MetaData, create_engine, event
-from sqlalchemy.engine import Dialect
+from sqlalchemy import URL, BigInteger, Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -75,9 +76,44 @@ def money(value: Decimal | int | str) -> Decimal:
     return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+# What hosts hand out: the plain forms, which SQLAlchemy 2.1 would give to psycopg 3 (not installed) or not know.
+PLAIN_POSTGRESQL = ("postgresql", "postgres")
+URL_FORM = "dialect[+driver]://user:password@host:port/database, e.g. postgresql://loyalty@db/loyalty"
+
+
+class BadDatabaseUrl(ValueError):
+    """A database URL that cannot work here; the message is one line and never shows the password."""
+
+
+def database_url(raw: str | URL) -> URL:
+    """``raw`` parsed, the plain ``postgresql://`` and ``postgres://`` forms meaning psycopg2, its driver importable."""
+    if isinstance(raw, URL):
+        url = raw
+    else:
+        if not raw or not raw.strip():
+            raise BadDatabaseUrl(f"the database URL is empty; expected {URL_FORM}")
+        try:
+            url = make_url(raw.strip())
+        except (ArgumentError, ValueError):
+            raise BadDatabaseUrl(f"the database URL does not parse; expected {URL_FORM}") from None
+    if url.drivername in PLAIN_POSTGRESQL:
+        url = url.set(drivername="postgresql+psycopg2")
+    try:
+        url.get_dialect().import_dbapi()
+    except NoSuchModuleError:
+        raise BadDatabaseUrl(f"the database URL names {url.drivername!r}, which is not a known database") from None
+    except ImportError as exc:
+        raise BadDatabaseUrl(
+            f"the database URL names the driver {url.drivername!r}, whose module {exc.name or 'driver'!r} is not "
+            "installed; use postgresql:// (psycopg2) or sqlite:///path"
+        ) from None
+    return url
+
+
+def make_engine(raw_url: str | URL, **kwargs: Any) -> Engine:
     """Create an engine with the settings each backend needs for correct locking."""
-    if url.startswith("sqlite"):
+    url = database_url(raw_url)
+    if url.get_backend_name() == "sqlite":
         return _sqlite_engine(url, **kwargs)
     # No pre-ping (a `SELECT 1` round trip per transaction): connections are recycled before
     # servers or proxies drop idle ones, and a connection that died anyway fails its
@@ -87,7 +123,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return create_engine(url, **kwargs)
 
 
-def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
+def _sqlite_engine(url: URL, **kwargs: Any) -> Engine:
     kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
     engine = create_engine(url, **kwargs)
 
@@ -100,7 +136,7 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
-        if ":memory:" not in url:
+        if url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
 

@@ -2,7 +2,8 @@
 
 Each report is one SELECT whose labelled columns are also its header, so the
 header and the rows cannot drift apart; rows come in batches of ``STREAM_BATCH``
-so that memory stays flat however long the range.
+so that memory stays flat however long the range. Test members (``Customer.is_test``)
+and their entries are left out of every report.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, exists, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from domain.affiliate_models import Affiliate, Commission
 from domain.customers import Customer
@@ -40,14 +42,14 @@ def _report_query(kind: str, start: dt.datetime, end: dt.datetime) -> Select[*tu
         columns = (c.id, c.phone, c.name, c.source, c.tier, c.points_balance, c.lifetime_points, c.opted_in)
         return (
             select(*columns, c.referral_code, c.created_at, c.last_active_at)
-            .where(c.created_at >= start, c.created_at < end)
+            .where(c.created_at >= start, c.created_at < end, c.is_test.is_(False))
             .order_by(c.created_at, c.id)
         )
     if kind == "ledger":
         e = LedgerEntry
         return (
             select(e.id, e.customer_id, e.kind, e.delta, e.description, e.actor, e.idempotency_key, e.created_at)
-            .where(e.created_at >= start, e.created_at < end)
+            .where(e.created_at >= start, e.created_at < end, _real(e.customer_id))
             .order_by(e.created_at, e.id)
         )
     if kind == "redemptions":
@@ -56,7 +58,7 @@ def _report_query(kind: str, start: dt.datetime, end: dt.datetime) -> Select[*tu
             select(r.id, r.customer_id, Reward.name.label("reward"), r.points_cost, r.voucher_code, r.status)
             .add_columns(r.issued_at, r.used_at, r.used_store, r.cancelled_at)
             .join(Reward, Reward.id == r.reward_id)
-            .where(r.issued_at >= start, r.issued_at < end)
+            .where(r.issued_at >= start, r.issued_at < end, _real(r.customer_id))
             .order_by(r.issued_at, r.id)
         )
     if kind == "commissions":
@@ -65,10 +67,15 @@ def _report_query(kind: str, start: dt.datetime, end: dt.datetime) -> Select[*tu
             select(m.id, m.affiliate_id, Affiliate.name.label("affiliate"), m.customer_id, m.order_id, m.kind)
             .add_columns(m.amount, m.currency, m.status, m.created_at, m.paid_at, m.payout_id)
             .join(Affiliate, Affiliate.id == m.affiliate_id)
-            .where(m.created_at >= start, m.created_at < end)
+            .where(m.created_at >= start, m.created_at < end, _real(m.customer_id))
             .order_by(m.created_at, m.id)
         )
     raise ValueError(f"unknown report {kind}")
+
+
+def _real(customer_id: Any) -> ColumnElement[bool]:
+    """Not a test member's row (a row without a customer is kept)."""
+    return ~exists().where(Customer.id == customer_id, Customer.is_test.is_(True))
 
 
 def payout_rows(session: Session, payout_id: int) -> Iterator[list[Any]]:

@@ -24,6 +24,7 @@ from domain import audit
 from domain.customers import Customer
 from domain.db import Base, UTCDateTime
 from domain.errors import InsufficientPoints, NotFound, ValidationError
+from domain.limits import MAX_ADJUSTMENT, MAX_BALANCE, in_range
 
 CREDIT_KINDS = ("earn", "refund", "adjust", "referral_bonus")
 # forfeit: the balance an erased member gives up (``domain.erasure``), so the liability falls by exactly that.
@@ -293,7 +294,9 @@ def adjust(
         raise ValidationError("a reason is required for a manual adjustment")
     if points == 0:
         raise ValidationError("an adjustment must change the balance")
+    in_range("points", points, -MAX_ADJUSTMENT, MAX_ADJUSTMENT)
     customer = lock_customer(session, customer_id)
+    in_range("the balance after the adjustment", customer.points_balance + points, -MAX_BALANCE, MAX_BALANCE)
     note = reason.strip()[:200]
     if points > 0:
         posting = credit(

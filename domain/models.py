@@ -16,6 +16,9 @@ from domain.notifications import Notification
 from domain.rewards import Redemption, Reward
 from domain.rules import Setting
 from domain.sales import Order, OrderLine, OrderReturn, Product
+from domain.sign_ins import SignInFailure
+from domain.simulator_history import SimulatorTurn
+from domain.staff_sessions import StaffSession
 from domain.staff_tokens import RefreshToken
 from domain.suppression import Suppression
 from domain.sync_runs import SyncRequest, SyncRun
@@ -47,6 +50,9 @@ __all__ = [
     "RefreshToken",
     "Reward",
     "Setting",
+    "SignInFailure",
+    "SimulatorTurn",
+    "StaffSession",
     "StaffUser",
     "Suppression",
     "SyncRequest",

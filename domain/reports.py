@@ -161,7 +161,7 @@ def customer_totals(session: Session, now: dt.datetime, days: int = ACTIVE_DAYS)
         func.count(Customer.id).filter(Customer.erased_at.is_(None)),
         func.coalesce(func.sum(Customer.points_balance), 0),
         func.count(Customer.id).filter(Customer.last_active_at >= since),
-    )
+    ).where(Customer.is_test.is_(False))
     members, outstanding, active = session.execute(stmt).one()
     return int(members), int(outstanding), int(active or 0)
 
@@ -183,7 +183,25 @@ def points_by_month(
     for month, kind, pos, neg in session.execute(stmt):
         if month_key(month, keys) in sums:
             sums[month_key(month, keys)][kind] = [int(pos or 0), int(neg or 0)]
+    for month, kind, pos, neg in session.execute(_test_member_sums(session, keys)):
+        cell = sums.get(month_key(month, keys), {}).get(kind)
+        if cell is not None:
+            cell[0], cell[1] = cell[0] - int(pos or 0), cell[1] - int(neg or 0)
     return [_month_points(key, sums.get(key, {})) for key in keys]
+
+
+def _test_member_sums(session: Session, keys: list[str]) -> Select[Any]:
+    """The test members' part of each (month, kind) cell, to take off the totals."""
+    bucket = month_bucket(session, LedgerEntry.created_at, keys).label("month")
+    return (
+        select(bucket, LedgerEntry.kind, _POSITIVE, _NEGATIVE)
+        .where(
+            LedgerEntry.customer_id.in_(select(Customer.id).where(Customer.is_test.is_(True))),
+            LedgerEntry.created_at >= month_start(keys[0]),
+            LedgerEntry.created_at < month_start(next_month(keys[-1])),
+        )
+        .group_by(bucket, LedgerEntry.kind)
+    )
 
 
 _POSITIVE = func.sum(case((LedgerEntry.delta > 0, LedgerEntry.delta), else_=0))
@@ -247,7 +265,7 @@ def new_members_by_month(
     bucket = month_bucket(session, Customer.created_at, keys).label("month")
     stmt = (
         select(bucket, Customer.source, func.count(Customer.id))
-        .where(Customer.created_at >= since, Customer.created_at < (until or _FAR_FUTURE))
+        .where(Customer.created_at >= since, Customer.created_at < (until or _FAR_FUTURE), Customer.is_test.is_(False))
         .group_by(bucket, Customer.source)
     )
     counts: dict[str, dict[str, int]] = {k: {} for k in keys}

@@ -24,6 +24,7 @@ from domain.errors import (
     RewardUnavailable,
     ValidationError,
 )
+from domain.limits import MAX_POINTS, in_range
 from domain.notifications import notify
 from domain.rules import ProgramRules
 
@@ -127,12 +128,11 @@ def validate_reward(
         raise ValidationError("a reward needs a name")
     if len(name.strip()) > 120:
         raise ValidationError("a reward name has at most 120 characters")
-    if points_cost <= 0:
-        raise ValidationError("points cost must be a positive whole number")
-    if stock is not None and stock < 0:
-        raise ValidationError("stock cannot be negative")
-    if per_customer_limit is not None and per_customer_limit < 1:
-        raise ValidationError("the per-customer limit must be at least 1 (or empty for none)")
+    in_range("points cost", points_cost, 1, MAX_POINTS)
+    if stock is not None:
+        in_range("stock", stock, 0, MAX_POINTS)
+    if per_customer_limit is not None:
+        in_range("the per-customer limit", per_customer_limit, 1, 1000)
     if starts_at and ends_at and ends_at <= starts_at:
         raise ValidationError("a reward must end after it starts")
 

@@ -10,7 +10,8 @@ Points are sums of ledger deltas by kind, so when ``loyalty verify`` is clean
 An erasure adds a forfeit entry and changes nothing else, so the outstanding points fall by
 exactly the forfeited balance while earned, redeemed, expired and sales stay as they were.
 ``members`` counts the people in the program: erased members' rows stay, as numbers, but are
-nobody's any more.
+nobody's any more. Test members (``Customer.is_test``, the console's simulator) are left out of every
+figure, as the dashboard leaves them out.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from domain.customers import Customer
@@ -60,12 +61,14 @@ def program_totals(session: Session) -> Totals:
         select(
             func.count(Customer.id).filter(Customer.erased_at.is_(None)),
             func.coalesce(func.sum(Customer.points_balance), 0),
-        )
+        ).where(Customer.is_test.is_(False))
     ).one()
     by_kind = {
         kind: int(total or 0)
         for kind, total in session.execute(
-            select(LedgerEntry.kind, func.sum(LedgerEntry.delta)).group_by(LedgerEntry.kind)
+            select(LedgerEntry.kind, func.sum(LedgerEntry.delta))
+            .where(~LedgerEntry.customer_id.in_(_test_members()))
+            .group_by(LedgerEntry.kind)
         )
     }
     return Totals(
@@ -81,10 +84,14 @@ def program_totals(session: Session) -> Totals:
 
 def sales_amount(session: Session) -> Decimal:
     """Completed orders, net of what was returned."""
-    completed = Order.status == "completed"
-    sold = session.scalar(select(func.sum(Order.net_amount)).where(completed))
-    returned = session.scalar(select(func.sum(Order.returned_amount)).where(completed))
+    counted = (Order.status == "completed", ~Order.customer_id.in_(_test_members()))
+    sold = session.scalar(select(func.sum(Order.net_amount)).where(*counted))
+    returned = session.scalar(select(func.sum(Order.returned_amount)).where(*counted))
     return (Decimal(sold or 0) - Decimal(returned or 0)).quantize(CENT)
+
+
+def _test_members() -> Select[Any]:
+    return select(Customer.id).where(Customer.is_test.is_(True))
 
 
 def freshness(session: Session) -> tuple[Any, ...]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.db import Base, UTCDateTime, utcnow
 from domain.errors import ValidationError
+from domain.passwords import weakness
 
 ROLES = ("admin", "manager", "support")
 # Sign-in lock-out, the same for the console and the API's staff tokens: the fifth wrong password in a
@@ -76,9 +77,17 @@ def check_password(stored: str, password: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
-def validate_password(password: str) -> None:
-    if len(password) < 10:
-        raise ValidationError("a password needs at least 10 characters")
+def validate_password(password: str, email: str | None = None) -> None:
+    """Refuse a weak staff password (see ``domain.passwords``)."""
+    reason = weakness(password, email)
+    if reason is not None:
+        raise ValidationError(reason)
+
+
+def set_password(user: StaffUser, password: str) -> None:
+    """A new password for ``user``; the caller ends the account's other sessions (``staff_sessions.revoke_all``)."""
+    validate_password(password, user.email)
+    user.password_hash = hash_password(password)
 
 
 def create_user(session: Session, email: str, role: str, password: str, name: str | None = None) -> StaffUser:
@@ -87,7 +96,7 @@ def create_user(session: Session, email: str, role: str, password: str, name: st
         raise ValidationError(f"{email!r} is not an email address")
     if role not in ROLES:
         raise ValidationError(f"role must be one of {', '.join(ROLES)}")
-    validate_password(password)
+    validate_password(password, email)
     if find_user(session, email) is not None:
         raise ValidationError(f"a staff account for {email} already exists")
     user = StaffUser(

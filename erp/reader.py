@@ -129,6 +129,22 @@ def classify(exc: Exception, query: Query) -> ErpError:
     return ErpError(f"ERP query on {query.table} failed: {text}")
 
 
+# A failure as the public may read it (``GET /health``): no driver text, host, port or login name.
+_PUBLIC_REASONS = (
+    ("ERP not configured", "the ERP connection is not configured"),
+    ("ERP unreachable", "the ERP cannot be reached"),
+    ("mapping table missing", "a table of the mapping is missing in the ERP"),
+    ("mapping column missing", "a column of the mapping is missing in the ERP"),
+    ("ERP query", "a query on the ERP failed"),
+    ("another ERP sync is running", "another ERP sync was running"),
+)
+
+
+def public_reason(error: str) -> str:
+    """What went wrong in words, from a run's recorded ``error``; the console's ERP page shows the rest."""
+    return next((words for prefix, words in _PUBLIC_REASONS if error.startswith(prefix)), "the ERP sync failed")
+
+
 def _lost(text: str) -> bool:
     lowered = text.lower()
     return any(s in lowered for s in ("connection", "server closed", "terminating", "could not send", "no response"))

@@ -12,6 +12,9 @@ from flask import Flask
 from domain.clock import SystemClock
 from domain.db import Database
 from runtime import config as cfg
+from runtime import headers
+from runtime.proxies import TrustedProxies
+from runtime.urls import BoundedIntConverter
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config["APP_FACTORY"] = f"{__name__}:{create_app.__name__}"
     if test_config:
         app.config.from_mapping(test_config)
-    cfg.check_production(app.config)
+    cfg.check(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
     _configure_logging(app)
 
@@ -31,11 +34,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["loyalty.db"] = database
     app.extensions.setdefault("loyalty.clock", SystemClock())
 
-    from loyalty import cli, health
+    from loyalty import cli, health, privacy_cli
 
+    app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     health.init_app(app)
     cli.init_app(app)
+    privacy_cli.init_app(app)
     _init_packages(app)
+    headers.init_app(app)
+    app.wsgi_app = TrustedProxies(app.wsgi_app, cfg.trusted_proxies(app.config))  # type: ignore[method-assign]
     return app
 
 

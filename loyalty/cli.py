@@ -38,12 +38,9 @@ loyalty_group = AppGroup("loyalty", help="Ledger checks and the program's totals
 
 
 def init_app(app: Flask) -> None:
-    from loyalty import privacy_cli
-
     for group in (db_group, demo_group, users_group, points_group, rewards_group, loyalty_group):
         app.cli.add_command(group)
     app.cli.add_command(scheduler_command)
-    privacy_cli.init_app(app)
 
 
 def one_line_errors(func: F) -> F:

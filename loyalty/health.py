@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select, text
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
 from domain.system import last_beat
 from erp.models import SyncRun
+from erp.reader import public_reason
 from runtime import services
 
+log = logging.getLogger(__name__)
 SCHEDULER_STALE_SECONDS = 180
 
 
@@ -32,8 +36,9 @@ def health() -> ResponseReturnValue:
             body["scheduler"] = _scheduler(beat.beat_at if beat else None, now)
             body["erp_sync"] = _sync(run)
     except Exception as exc:  # noqa: BLE001 - health reports, never raises
+        log.warning("health: the database check failed: %s", type(exc).__name__)
         body["status"] = "error"
-        body["database"] = {"status": "error", "error": type(exc).__name__}
+        body["database"] = {"status": "error", "error": _database_problem(exc)}
         return jsonify(body), 503
     if body["scheduler"]["status"] != "ok":
         body["status"] = "degraded"
@@ -56,5 +61,15 @@ def _sync(run: SyncRun | None) -> dict[str, Any] | None:
         "started_at": run.started_at.isoformat(),
         "finished_at": run.finished_at.isoformat() if run.finished_at else None,
         "counts": run.counts,
-        "error": run.error,
+        "error": public_reason(run.error) if run.error else None,
+        "details": "on the console's ERP page" if run.error else None,
     }
+
+
+def _database_problem(exc: Exception) -> str:
+    """In words: the public page never shows the driver's message (it names hosts and logins)."""
+    if isinstance(exc, ProgrammingError) or "no such table" in str(exc):
+        return "the database is not migrated (run flask --app wsgi db upgrade)"
+    if isinstance(exc, OperationalError | InterfaceError):
+        return "the database cannot be reached"
+    return "the database check failed"

@@ -1,16 +1,24 @@
-"""Configuration from the environment. Production refuses to boot without real secrets."""
+"""Configuration from the environment. Production refuses to boot without real secrets.
+
+Every refusal is a :class:`ConfigError` whose message is one line naming the problem:
+the entry points print it and stop (``wsgi.py``), so a bad setting never becomes a
+traceback or a silently different mode.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Any
+
+from domain.db import BadDatabaseUrl, database_url
 
 DEV_SECRET = "dev-only-secret-key-not-for-production"
 DEV_VERIFY_TOKEN = "dev-verify-token"
 
 DEFAULTS: dict[str, Any] = {
-    "APP_ENV": "development",
+    "APP_ENV": "development",  # one of APP_ENVS, exactly
     "DATABASE_URL": "sqlite:///instance/loyalty.db",
     "SECRET_KEY": DEV_SECRET,
     "WHATSAPP_PHONE_ID": None,
@@ -33,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "ERP_MAPPING_FILE": "erp/mapping.toml",
     "ERP_SYNC_INTERVAL_MINUTES": "15",
     "SESSION_HOURS": "12",
+    "TRUSTED_PROXIES": "",  # comma-separated addresses or CIDR ranges whose X-Forwarded-For/-Proto are believed
     "BOT_IDLE_MINUTES": "30",
     "BOT_HANDLERS": None,  # "process" (served app) or "threads" (TESTING): see bot.handling
     "BOT_HANDLER_THREADS": None,  # handler threads per process (default 4)
@@ -54,6 +63,8 @@ REQUIRED_IN_PRODUCTION = (
     "DATABASE_URL",
 )
 _DEV_VALUES = {DEV_SECRET, DEV_VERIFY_TOKEN}
+APP_ENVS = ("development", "production")
+ProxyNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(RuntimeError):
@@ -65,16 +76,56 @@ def from_environment(environ: Mapping[str, str] | None = None) -> dict[str, Any]
     return {key: env.get(key, default) for key, default in DEFAULTS.items()}
 
 
+def check(config: Mapping[str, Any]) -> None:
+    """Everything the factory refuses to start with, the first problem found as one line."""
+    check_app_env(config)
+    check_production(config)
+    check_database_url(config)
+    trusted_proxies(config)
+
+
+def check_app_env(config: Mapping[str, Any]) -> None:
+    """``Production`` or ``prod`` must not quietly run as development (unsigned webhooks accepted)."""
+    value = config.get("APP_ENV")
+    if value not in APP_ENVS:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(APP_ENVS)} (exactly, lower case), not {value!r}")
+
+
 def check_production(config: Mapping[str, Any]) -> None:
-    """Name every secret that is missing or still a development default."""
+    """Name every secret that is missing, blank or still a development default."""
     if config.get("APP_ENV") != "production":
         return
-    unset = {None, "", DEFAULTS["DATABASE_URL"], *_DEV_VALUES}
-    missing = [key for key in REQUIRED_IN_PRODUCTION if config.get(key) in unset]
-    if config.get("SECRET_KEY") and len(str(config["SECRET_KEY"])) < 32 and "SECRET_KEY" not in missing:
+    unset = {"", DEFAULTS["DATABASE_URL"], *_DEV_VALUES}
+    missing = [key for key in REQUIRED_IN_PRODUCTION if _text(config.get(key)) in unset]
+    if "SECRET_KEY" not in missing and len(_text(config.get("SECRET_KEY"))) < 32:
         missing.append("SECRET_KEY (at least 32 characters)")
     if missing:
         raise ConfigError("APP_ENV=production refuses to start; set these environment variables: " + ", ".join(missing))
+
+
+def _text(value: Any) -> str:
+    """A setting as text without surrounding whitespace: ten spaces are no secret."""
+    return "" if value is None else str(value).strip()
+
+
+def check_database_url(config: Mapping[str, Any]) -> None:
+    try:
+        database_url(str(config.get("DATABASE_URL") or ""))
+    except BadDatabaseUrl as exc:
+        raise ConfigError(f"DATABASE_URL: {exc}") from None
+
+
+def trusted_proxies(config: Mapping[str, Any]) -> list[ProxyNetwork]:
+    """``TRUSTED_PROXIES`` as networks (a bare address is a network of one)."""
+    networks = []
+    for part in str(config.get("TRUSTED_PROXIES") or "").split(","):
+        if not part.strip():
+            continue
+        try:
+            networks.append(ipaddress.ip_network(part.strip(), strict=False))
+        except ValueError:
+            raise ConfigError(f"TRUSTED_PROXIES: {part.strip()!r} is not an address or CIDR range") from None
+    return networks
 
 
 def country_code(config: Mapping[str, Any]) -> int:

@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from domain.db import Base, Database
+from domain.db import Base, Database, make_engine
 from loyalty.migrate import upgrade
 from tests.fakes import FrozenClock
 
-PG_SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg2://postgres:postgres@127.0.0.1:5432/postgres")
+PG_SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
 BACKENDS = ("sqlite", "postgresql")
 APP_SECRET = "test-app-secret"
 VERIFY_TOKEN = "test-verify-token"
@@ -45,7 +45,7 @@ def bot_translations() -> None:
 @pytest.fixture(scope="session")
 def pg_server() -> str:
     """The PostgreSQL server URL, checked once; a clear failure when it is missing."""
-    engine = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
+    engine = make_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -61,7 +61,7 @@ def pg_server() -> str:
 
 
 def _pg_create(server_url: str, name: str) -> str:
-    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    engine = make_engine(server_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     engine.dispose()
@@ -69,7 +69,7 @@ def _pg_create(server_url: str, name: str) -> str:
 
 
 def _pg_drop(server_url: str, name: str) -> None:
-    engine = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    engine = make_engine(server_url, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     engine.dispose()

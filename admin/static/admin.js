@@ -19,6 +19,14 @@
     });
   });
 
+  // Conversations: "open a number" goes to that number's thread (no inline handler: the CSP forbids them).
+  document.querySelectorAll("form[data-open-phone]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      window.location.href = form.getAttribute("data-open-phone") + encodeURIComponent(form.phone.value);
+    });
+  });
+
   // ERP page: poll the console sync's progress while it runs.
   var box = document.getElementById("sync-progress");
   if (box && box.getAttribute("data-running") === "true") {

@@ -11,10 +11,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg2://postgres:postgres@127.0.0.1:5432/postgres")
+from domain.db import make_engine
+
+SERVER_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres:postgres@127.0.0.1:5432/postgres")
 
 
 def database_url(name: str) -> str:
@@ -64,7 +66,7 @@ def _migrate(url: str) -> None:
 
 def _run_on_server(statement: str) -> None:
     """CREATE and DROP DATABASE cannot run inside a transaction: autocommit, on the server's own database."""
-    engine = create_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
+    engine = make_engine(SERVER_URL, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as conn:
             conn.execute(text(statement))

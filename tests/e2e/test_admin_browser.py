@@ -325,11 +325,90 @@ def test_every_page_renders_and_works_on_a_phone(browser: Browser, live: Live) -
         phone.close()
 
 
-def test_the_simulator_chats_with_the_bot(context: BrowserContext) -> None:
+def test_the_simulator_chats_with_the_bot_as_a_test_member(context: BrowserContext) -> None:
     page = sign_in(context)
     page.click("nav.nav >> text=Simulator")
-    page.fill("input[name=phone]", "98765 43210")
+    page.fill("input[name=phone]", "98000 11122")
     page.fill("input[name=text]", "hi")
     page.click("form.stack button.primary")
     expect(page.locator("#sim-thread .bubble.out").first).to_be_visible()
     shot(page, "15-simulator")
+    page.fill("input[name=phone]", "98765 43210")  # Ravi Kumar, a real (demo) customer
+    page.fill("input[name=text]", "points")
+    page.click("form.stack button.primary")
+    expect(page.locator(".flash-error")).to_contain_text("the simulator acts only on test members")
+
+
+CONSOLE_PAGES = [
+    "/admin/login",
+    "/admin/",
+    "/admin/customers",
+    "/admin/customers?q=asha",
+    "/admin/rewards",
+    "/admin/rewards/new",
+    "/admin/redemptions",
+    "/admin/affiliates",
+    "/admin/conversations",
+    "/admin/conversations/+919812345678",
+    "/admin/simulator",
+    "/admin/messages",
+    "/admin/reports",
+    "/admin/erp",
+    "/admin/audit",
+    "/admin/settings",
+    "/admin/users",
+    "/admin/account",
+    "/admin/api-keys",
+]
+# Every violation the page's CSP reports, collected from the first script that runs.
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  var where = e.sourceFile + ":" + e.lineNumber;
+  window.__cspViolations.push(e.violatedDirective + " " + (e.blockedURI || "inline") + " " + where);
+});
+"""
+
+
+def test_console_pages_and_charts_load_without_csp_violations(context: BrowserContext, live: Live) -> None:
+    context.add_init_script(CSP_LISTENER)
+    page = sign_in(context)
+    console: list[str] = []
+    page.on("console", lambda msg: console.append(msg.text))
+    for path in [*CONSOLE_PAGES, f"/admin/customers/{asha_id(live)}", "/admin/users/1"]:
+        response = page.goto(path)
+        assert response is not None and response.status == 200, path
+        csp = response.headers.get("content-security-policy", "")
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, path
+        page.wait_for_load_state("load")
+        assert page.evaluate("window.__cspViolations") == [], path
+        # The stylesheet applied: a page without its CSS would lay the top bar out differently.
+        assert page.evaluate("getComputedStyle(document.body).margin") == "0px", path
+    assert not [line for line in console if "Content Security Policy" in line], console
+    page.goto("/admin/")
+    expect(page.locator("svg.chart")).to_have_count(3)
+    swatch = "getComputedStyle(document.querySelector('.legend .swatch-0')).backgroundColor"
+    assert page.evaluate(swatch) == "rgb(37, 99, 235)"
+    shot(page, "16-dashboard-under-csp")
+    page.goto("/admin/conversations")
+    page.fill("input[name=phone]", "+919812345678")
+    page.click("form[data-open-phone] button")
+    expect(page).to_have_url(re.compile(r"/admin/conversations/%2B919812345678$"))
+    assert page.evaluate("window.__cspViolations") == []
+
+
+def test_a_copied_session_cookie_opens_nothing_after_sign_out(browser: Browser, context: BrowserContext) -> None:
+    page = sign_in(context)
+    cookies = context.cookies()
+    thief = browser.new_context(base_url=page.url.split("/admin")[0])
+    try:
+        thief.add_cookies(cookies)
+        other = thief.new_page()
+        other.goto("/admin/")
+        expect(other.locator("h1")).to_have_text("Dashboard")
+        page.click("form.signout button")
+        expect(page).to_have_url(re.compile(r"/admin/login"))
+        other.goto("/admin/")
+        expect(other).to_have_url(re.compile(r"/admin/login\?next="))
+    finally:
+        thief.close()

@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import time
+from decimal import Decimal
 from typing import Any
 
 from flask import Flask
@@ -231,7 +232,9 @@ def test_affiliate_approval_terms_commissions_payout_and_csv(
     assert exported.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(exported.get_data(as_text=True))))
     assert rows[0][0] == "commission_id" and len(rows) >= 2
-    assert sum(float(r[4]) for r in rows[1:]) == float(payout.amount)
+    # Amounts are written as money for DEFAULT_LOCALE and CURRENCY (₹1,234.50); they still add up to the payout.
+    assert all(r[4].startswith("₹") for r in rows[1:])
+    assert sum(Decimal(r[4].lstrip("₹").replace(",", "")) for r in rows[1:]) == payout.amount
 
 
 def test_settings_take_effect_without_restart_and_are_audited(app: Flask, database: Database) -> None:

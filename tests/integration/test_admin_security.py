@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.routing import Rule
+from werkzeug.routing import IntegerConverter, Rule
 
 from domain.db import Database
 from domain.users import create_user
@@ -60,7 +60,7 @@ def sample_url(app: Flask, rule: Rule) -> str:
     values: dict[str, Any] = {}
     for name in rule.arguments:
         converter = rule._converters[name]
-        values[name] = 1 if type(converter).__name__ == "IntegerConverter" else SAMPLE_VALUES.get(name, "x")
+        values[name] = 1 if isinstance(converter, IntegerConverter) else SAMPLE_VALUES.get(name, "x")
     with app.test_request_context():
         from flask import url_for
 

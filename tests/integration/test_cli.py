@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, func, inspect, select, text, update
+from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.engine import make_url
 
 from domain import ledger
 from domain.audit import AuditEntry
 from domain.customers import Customer
-from domain.db import Database
+from domain.db import Database, make_engine
 from domain.rewards import Reward
 from domain.users import StaffUser, check_password
 from loyalty import create_app
@@ -55,7 +55,7 @@ def _customer(database: Database, points: int = 0) -> int:
 @pytest.fixture
 def empty_pg_url(pg_server: str) -> Iterator[str]:
     name = f"loyalty_cli_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    engine = make_engine(pg_server, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     yield make_url(pg_server).set(database=name).render_as_string(hide_password=False)
@@ -73,7 +73,7 @@ def test_db_upgrade_on_an_empty_database(backend_name: str, tmp_path: Path, requ
     result = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert result.exit_code == 0, result.output
     assert "latest revision" in result.output
-    tables = set(inspect(create_engine(url)).get_table_names())
+    tables = set(inspect(make_engine(url)).get_table_names())
     assert {"customers", "ledger_entries", "rewards", "staff_users", "alembic_version"} <= tables
     again = app.test_cli_runner().invoke(args=["db", "upgrade"])
     assert again.exit_code == 0

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot import api, notify
+from bot import api, conversations, notify
 from bot.messages import Template
 from bot.models import Conversation, OutboxMessage
 from domain.audit import AuditEntry
@@ -101,10 +101,12 @@ def test_template_names_come_from_the_program_rules(database: Database) -> None:
 def test_simulate_drives_the_engine_and_numbers_answer_the_last_options(database: Database) -> None:
     make_customer(database, points=7)
     with database.unit_of_work() as session:
-        first = api.simulate(session, "98123 45678", "hi", NOW, {})
+        session.scalars(select(Customer)).one().is_test = True  # the simulator acts on test members only
+    with database.unit_of_work() as session:
+        first = api.simulate(session, "98123 45678", "hi", NOW, {}, actor="staff@example.com")
     assert first[-1].kind == "list"
     with database.unit_of_work() as session:
-        replies = api.simulate(session, PHONE, "1", NOW, {})
+        replies = api.simulate(session, PHONE, "1", NOW, {}, actor="staff@example.com")
     assert "You have 7 points." in replies[0].body
 
 
@@ -147,6 +149,7 @@ def test_take_over_and_hand_back_are_audited_and_the_customer_is_told(database: 
 def test_waiting_lists_the_longest_waiting_first(database: Database) -> None:
     for n, phone in enumerate(["+919812345671", "+919812345672"]):
         with database.unit_of_work() as session:
+            conversations.load(session, phone, NOW)  # only a number that wrote has a conversation to take
             api.take_over(session, phone, actor="s", now=NOW - dt.timedelta(minutes=n))
     with database.unit_of_work() as session:
         assert [c.phone for c in api.waiting(session)] == ["+919812345672", "+919812345671"]

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 
 from domain import consents, customers, ledger, totals
-from domain.db import Database
+from domain.db import Database, make_engine
 from domain.rules import load_rules
 from loyalty.migrate import alembic_config, upgrade
 from tests.conftest import _pg_create, _pg_drop
@@ -36,7 +36,7 @@ def url_at_0001(pg_server: str) -> Iterator[str]:
     name = f"loyalty_upgrade_{uuid.uuid4().hex[:8]}"
     url = _pg_create(pg_server, name)
     upgrade(url, "0001")
-    engine = create_engine(url)
+    engine = make_engine(url)
     with engine.begin() as conn:
         # The dump lists rows table by table; customers refer to customers (referrals).
         conn.execute(text("SET LOCAL session_replication_role = replica"))
@@ -47,7 +47,7 @@ def url_at_0001(pg_server: str) -> Iterator[str]:
 
 
 def _counts(url: str, tables: list[str]) -> dict[str, int]:
-    engine = create_engine(url)
+    engine = make_engine(url)
     with engine.connect() as conn:
         counts = {t: conn.execute(text(f'SELECT count(*) FROM "{t}"')).scalar_one() for t in tables}
     engine.dispose()
@@ -55,7 +55,7 @@ def _counts(url: str, tables: list[str]) -> dict[str, int]:
 
 
 def test_data_from_0001_survives_the_upgrade_to_head(url_at_0001: str) -> None:
-    engine = create_engine(url_at_0001)
+    engine = make_engine(url_at_0001)
     tables = [t for t in inspect(engine).get_table_names() if t != "alembic_version"]
     engine.dispose()
     before = _counts(url_at_0001, tables)

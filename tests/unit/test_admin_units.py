@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 
 from admin.charts import PALETTE, Series, bar_chart, line_chart, nice_max, short_number
-from admin.security import IpThrottle, is_locked, record_failure, record_success, safe_next
+from admin.security import safe_next
 from domain import reports
-from domain.users import StaffUser
+from domain.users import StaffUser, is_locked, record_failure, record_success
 
 NOW = dt.datetime(2026, 6, 15, 10, 0, tzinfo=dt.UTC)
 
@@ -31,24 +31,6 @@ NOW = dt.datetime(2026, 6, 15, 10, 0, tzinfo=dt.UTC)
 )
 def test_safe_next_allows_only_relative_paths_on_this_host(target: str | None, expected: str | None) -> None:
     assert safe_next(target) == expected
-
-
-def test_ip_throttle_blocks_after_the_limit_and_clears() -> None:
-    throttle = IpThrottle(limit=3, window=60)
-    for _ in range(2):
-        throttle.fail("10.0.0.1")
-    assert not throttle.blocked("10.0.0.1")
-    throttle.fail("10.0.0.1")
-    assert throttle.blocked("10.0.0.1")
-    assert not throttle.blocked("10.0.0.2")
-    throttle.clear("10.0.0.1")
-    assert not throttle.blocked("10.0.0.1")
-
-
-def test_ip_throttle_forgets_old_failures() -> None:
-    throttle = IpThrottle(limit=1, window=0.0)
-    throttle.fail("10.0.0.1")
-    assert not throttle.blocked("10.0.0.1")
 
 
 def test_five_failures_lock_for_fifteen_minutes_and_success_resets() -> None:

@@ -129,6 +129,38 @@ def test_domain_modules_form_no_cycle() -> None:
     assert _cycles(graph) == []
 
 
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_arrows(path: Path, modules: set[str]) -> set[str]:
+    """The modules of this tree that ``path`` imports: ``from bot import replies`` is an arrow to
+    ``bot.replies``, not to the package ``bot`` it is named through."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    arrows: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            arrows.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, base] if base else parent)
+            named = {f"{base}.{alias.name}" for alias in node.names} & modules
+            arrows.update(named or {base})
+    return arrows & modules
+
+
+def test_modules_form_no_cycle() -> None:
+    """No file of any package imports, through any chain, a file that imports it back."""
+    files = [path for package in PACKAGES for path in source_files(package)]
+    modules = {_module_name(path) for path in files}
+    graph = {_module_name(path): _module_arrows(path, modules) - {_module_name(path)} for path in files}
+    assert _cycles(graph) == []
+
+
 def test_the_cycle_finder_finds_cycles() -> None:
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert _cycles({"a": {"b"}, "b": set()}) == []

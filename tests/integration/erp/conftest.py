@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from domain.db import Database
+from domain.db import Database, make_engine
 from tests.conftest import app_config
 from tests.fakes import FrozenClock
 from tests.integration.erp.layout import ErpDb
@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[3]
 def erp_database(pg_server: str, worker_id: str) -> Iterator[str]:
     """A uniquely named database on the local server, standing in for the ERP."""
     name = f"erp_test_{worker_id}_{uuid.uuid4().hex[:8]}"
-    engine = create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    engine = make_engine(pg_server, isolation_level="AUTOCOMMIT")
     with engine.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     yield name
