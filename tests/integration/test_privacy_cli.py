@@ -64,6 +64,13 @@ def test_totals_are_one_json_object_of_integers_and_a_decimal_string(
     assert figures["members"] == 6 and figures["points_forfeited"] == 0
     assert figures["sales_amount"] == "122949.50"
     assert figures["points_outstanding"] == figures["points_earned"] - figures["points_redeemed"]
+    with database.unit_of_work() as s:
+        meera = s.scalar(select(Customer).where(Customer.phone == "+919900112233"))
+        assert meera is not None and meera.points_balance > 0
+        meera.is_test, held = True, meera.points_balance  # the simulator's kind of member: out of the figures
+    without = totals(runner)
+    assert without["members"] == 5 and without["points_outstanding"] == figures["points_outstanding"] - held
+    assert without["sales_amount"] == "39949.50"  # Meera's 83,000.00 of purchases left out
 
 
 def test_export_is_one_json_document_and_a_handled_request(runner: Any, database: Database, clock: FrozenClock) -> None:
