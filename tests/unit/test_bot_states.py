@@ -14,7 +14,7 @@ SOURCE = "\n".join(path.read_text() for path in sorted(FLOWS.glob("*.py")) if pa
 
 def test_onboarding_states_are_all_handled() -> None:
     assert set(STATES) >= TABLE.onboarding
-    assert TABLE.onboarding == {"start", "language", "consent", "referral_question", "referral_code"}
+    assert TABLE.onboarding == {"start", "language", "consent", "marketing", "referral_question", "referral_code"}
 
 
 def test_every_state_a_flow_moves_to_is_in_the_table() -> None:
