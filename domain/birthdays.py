@@ -55,12 +55,15 @@ class Refused(enum.Enum):
 def read(text: str, today: dt.date) -> dt.date | Refused:
     """The birthday ``text`` names (``14/08``, ``14-08-1990``, ``14 Aug``, ``1990-08-14``, ``14 अगस्त``)."""
     parts = _tokens(text)
-    found = _by_name(parts) if any(not p.isdigit() for p in parts) else _by_numbers(parts, today)
+    found = _by_name(parts) if any(not p.isdigit() for p in parts) else _by_numbers(parts)
     if found is None:
         return Refused.UNREADABLE
     day, month, year = found
     try:
         born = dt.date(year if year is not None else NO_YEAR, month, day)
+        if year is not None and year < 100:  # 14/08/90: the latest such day that is not in the future
+            born = born.replace(year=2000 + year)
+            born = born if born <= today else born.replace(year=1900 + year)
     except ValueError:
         return Refused.UNREADABLE
     if year is None:
@@ -88,11 +91,12 @@ def _ascii(part: str) -> str:
     return "".join(str(int(ch)) for ch in part) if part.isdecimal() else part
 
 
-def _by_numbers(parts: list[str], today: dt.date) -> tuple[int, int, int | None] | None:
+def _by_numbers(parts: list[str]) -> tuple[int, int, int | None] | None:
+    """Day, month and the year as typed (two digits stay two digits)."""
     if len(parts) == 3 and len(parts[0]) == 4:
         return int(parts[2]), int(parts[1]), int(parts[0])
     if len(parts) == 3 and len(parts[2]) in (2, 4):
-        year = _full_year(parts[2], today)
+        year: int | None = int(parts[2])
     elif len(parts) == 2:
         year = None
     else:
@@ -115,10 +119,3 @@ def _by_name(parts: list[str]) -> tuple[int, int, int | None] | None:
     if len(days) != 1 or len(years) > 1 or len(days) + len(years) != len(numbers):
         return None
     return days[0], months[0], years[0] if years else None
-
-
-def _full_year(typed: str, today: dt.date) -> int:
-    if len(typed) == 4:
-        return int(typed)
-    year = 2000 + int(typed)
-    return year if year <= today.year else year - 100

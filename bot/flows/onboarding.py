@@ -102,7 +102,8 @@ def consent_question(turn: Turn) -> Reply:
     shown = notice.current(turn.session, t.language)
     turn.data[NOTICE_SHOWN] = shown.label
     question = t._(
-        "May we send you loyalty updates on WhatsApp: points earned, rewards and vouchers? You can send STOP at any time."
+        "May we send you loyalty updates on WhatsApp: points earned, rewards and vouchers? "
+        "You can send STOP at any time."
     )
     link = t._("Privacy notice: {link}", link=notice.url(turn.session, turn.config, t.language))
     body = f"{question}\n\n{link}"
