@@ -87,6 +87,7 @@ def test_first_contact_over_the_wire(asha: Customer_, database: Database, lang: 
     assert [t for _, t in asha.last[0].options] == ["English", "हिन्दी"]
     asha.press(SEE[lang]["lang_button"])
     asha.press(SEE[lang]["yes_consent"])
+    asha.press(SEE[lang]["no_offers"])
     asha.press(SEE[lang]["no_code"])
     assert SEE[lang]["menu_q"] in asha.text()
     assert asha.last[-1].body["interactive"]["type"] == "list"
@@ -144,6 +145,7 @@ def test_refer_and_a_friend_joining_over_the_wire(
         friend.say(f"JOIN {code}")  # what the wa.me link types for them
         friend.press(SEE[lang]["lang_button"])
         friend.press(SEE[lang]["yes_consent"])
+        friend.press(SEE[lang]["no_offers"])
         assert SEE[lang]["accepted"] in friend.text()
     finally:
         friend.user.close()
