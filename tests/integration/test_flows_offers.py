@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from bot import notice
-from domain import consents
+from domain import consents, notices
 from domain.consents import Consent
 from domain.customers import Customer
 from domain.db import Database
@@ -88,6 +88,23 @@ def test_no_thanks_is_recorded_as_a_no_and_onboarding_goes_on(database: Database
     customer = load_customer(database)
     assert customer.opted_in and not customer.marketing_opt_in
     assert load_conv(database).state == "menu"
+
+
+def test_the_yes_carries_the_notice_version_the_member_was_shown(database: Database) -> None:
+    chat = Chat(database)
+    chat.send("hi")
+    chat.pick("English")  # the consent question links the notice in force now
+    chat.pick("Yes, please")
+    with database.unit_of_work() as s:  # a new version is published before the member answers
+        notices.publish(s, {"en": "## A\nB", "hi": "## क\nख"}, languages=("en", "hi"), actor="admin", now=NOW)
+    chat.pick("Yes")
+    assert [(r.purpose, r.notice_version) for r in rows(database)] == [
+        ("service", notice.default_label()),
+        ("marketing", notice.default_label()),
+    ]
+    chat.send("offers off")
+    chat.send("offers on")
+    assert rows(database)[-1].notice_version == "v1"  # asked later: the version in force then
 
 
 def test_typing_anything_else_goes_on_without_consent_and_writes_nothing(database: Database) -> None:
