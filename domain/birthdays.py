@@ -79,6 +79,11 @@ def year_known(birthday: dt.date) -> bool:
     return birthday.year != NO_YEAR
 
 
+def iso(birthday: dt.date) -> str:
+    """ISO 8601 text: ``1990-08-14``, or ``--08-14`` (its form for a day without a year) when no year was given."""
+    return birthday.isoformat() if year_known(birthday) else f"--{birthday:%m-%d}"
+
+
 def _tokens(text: str) -> list[str]:
     folded = unicodedata.normalize("NFC", text).casefold()
     folded = _ORDINAL.sub(r"\1", folded)

@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from bot.texts import texts_for
-from domain import consents
+from domain import consents, data_export
 from domain.birthdays import NO_YEAR
 from domain.customers import Customer
 from domain.db import Database
@@ -70,6 +70,11 @@ def test_without_a_year_the_confirmation_shows_day_and_month_only(database: Data
     chat.send("birthday")
     chat.send("14 Aug")
     assert "We have saved your birthday: 14 Aug." in chat.text()
+    with database.unit_of_work() as s:
+        customer = s.get(Customer, load_customer(database).id)
+        assert customer is not None
+        document = data_export.export(s, customer, NOW)
+    assert document["member"]["birthday"] == "--08-14"  # ISO 8601's day without a year, never "0004-08-14"
 
 
 @pytest.mark.parametrize("lang", LANGS)

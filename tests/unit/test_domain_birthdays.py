@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from bot.texts import Texts
-from domain.birthdays import NO_YEAR, Refused, read, year_known
+from domain.birthdays import NO_YEAR, Refused, iso, read, year_known
 from domain.consents import is_minor
 
 TODAY = dt.date(2026, 6, 15)
@@ -95,3 +95,8 @@ def test_a_birthday_without_a_year_is_shown_without_one(locale: str, shown: str)
     t = Texts(language=locale[:2], locale=locale)
     assert t.birthday(AUG_14) == shown
     assert t.birthday(dt.date(1990, 8, 14)) == t.date(dt.date(1990, 8, 14))
+
+
+def test_iso_text_leaves_out_a_year_that_was_not_given() -> None:
+    assert iso(dt.date(1990, 8, 14)) == "1990-08-14"
+    assert iso(dt.date(NO_YEAR, 2, 29)) == "--02-29"
