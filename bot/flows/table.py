@@ -150,6 +150,7 @@ COMMANDS: dict[str, Command] = {
         offers.turn_off,
         words=("offers off", "offer off", "no offers", "stop offers", "ऑफ़र बंद", "ऑफर बंद", "ऑफ़र नहीं", "ऑफर नहीं"),
         reach=Reach.MEMBER,
+        while_handed_off=True,  # withdrawing is as easy as giving, also while staff have the chat
     ),
     "birthday": Command(
         birthday.ask,
