@@ -11,6 +11,7 @@
 * ``account``: help, STOP and START, the language changed later.
 * ``handoff``: talking to a person.
 * ``privacy``: the member's rights: "my data", the full export, corrections, erasure.
+* ``payment``: points as payment at a till: the member's Confirm or Decline of a hold.
 
 Handlers take a ``Turn`` and return the replies; they move the conversation with ``Turn.goto``.
 Domain errors are turned into friendly answers in the flows, never shown as they are.
