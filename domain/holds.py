@@ -43,6 +43,7 @@ STATUSES = ("pending", "held", "captured", "released", "declined")
 MAX_CODE_ATTEMPTS = 3
 MAX_POINTS = 10_000_000
 EXPIRED, WRONG_CODES = "expired", "too many wrong codes"  # the ``status_reason`` of those releases
+CAPTURE_PREFIX = "hold:"
 
 
 class HoldNotOpen(DomainError):
@@ -84,6 +85,16 @@ class Hold(Base):
     @property
     def attempts_left(self) -> int:
         return max(MAX_CODE_ATTEMPTS - self.code_attempts, 0)
+
+
+def capture_key(hold_id: int) -> str:
+    """The ledger key of a hold's capture: one spend per hold."""
+    return f"{CAPTURE_PREFIX}{hold_id}:capture"
+
+
+def is_capture(ledger_key: str) -> bool:
+    """Is this ledger entry a points payment at a till (for the member's history)?"""
+    return ledger_key.startswith(CAPTURE_PREFIX) and ledger_key.endswith(":capture")
 
 
 def value_of(points: int, point_value: Decimal) -> Decimal:
@@ -269,7 +280,7 @@ def capture(session: Session, hold_id: int, points: int | None, now: dt.datetime
         customer,
         kind="redeem",
         points=spend,
-        key=f"hold:{hold.id}:capture",
+        key=capture_key(hold.id),
         now=now,
         description=f"points payment{' at ' + hold.store if hold.store else ''}"[:200],
         actor=hold.actor,

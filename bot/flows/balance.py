@@ -7,7 +7,7 @@ from bot.flows.common import tier_name
 from bot.flows.turn import Turn
 from bot.messages import Reply
 from bot.texts import Texts
-from domain import expiry, ledger, tiers
+from domain import expiry, holds, ledger, tiers
 from domain.customers import Customer
 
 
@@ -94,6 +94,8 @@ def history_line(t: Texts, entry: ledger.LedgerEntry) -> str:
     }
     sign = "+" if entry.delta > 0 else "−" if entry.delta < 0 else ""
     label = labels.get(entry.kind, entry.kind)
-    if entry.kind == "redeem" and entry.description:
+    if entry.kind == "redeem" and holds.is_capture(entry.idempotency_key):
+        label = t._("Points payment")
+    elif entry.kind == "redeem" and entry.description:
         label = f"{label}: {rp.fit(entry.description, 40)}"
     return f"{t.date(entry.created_at)} · {label} · {sign}{t.number(abs(entry.delta))}"

@@ -236,3 +236,15 @@ def test_held_points_are_not_offered_as_spendable_in_the_catalog(database: Datab
     assert "Umbrella needs 100 points. You have 50 points, so you need 50 more." in chat.text()
     with database.unit_of_work() as s:
         assert s.scalars(select(Hold.status)).all() == ["pending"]
+
+
+@pytest.mark.parametrize(("lang", "label"), [("en", "Points payment"), ("hi", "अंकों से भुगतान")])
+def test_the_history_names_a_points_payment(database: Database, lang: str, label: str) -> None:
+    cid, chat = member(database, lang)
+    hold_id = open_hold(database, cid)
+    with database.unit_of_work() as s:
+        holds.answer(s, hold_id, cid, True, NOW)
+        holds.capture(s, hold_id, 100, NOW)
+    chat.send("history")
+    (line,) = [row for row in chat.text().splitlines() if "100" in row and "−" in row]
+    assert line.endswith(f" · {label} · −100")
