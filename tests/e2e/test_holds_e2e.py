@@ -167,3 +167,17 @@ def test_a_release_by_the_till_tells_the_member_and_a_tap_after_it_changes_nothi
     assert reply.text == "This payment request was cancelled, so nothing was paid."
     assert till.get(f"/api/v1/holds/{hold['id']}")["status"] == "released"
     assert till.points()["available"] == 500
+
+
+def test_outside_the_window_the_member_can_write_confirm_instead(
+    database: Database, whatsapp: WhatsAppUser, till: Till, clock: FrozenClock
+) -> None:
+    make_customer(database, language="hi", points=500)
+    whatsapp.say("नमस्ते")
+    clock.advance(hours=30)
+    hold = till.open_hold()
+    (template,) = [r for r in whatsapp.replies() if r.type == "template"]
+    assert template.body["template"]["language"]["code"] == "hi"
+    (reply,) = whatsapp.say("पुष्टि करें")
+    assert reply.text.startswith("पुष्टि हो गई: आपके भुगतान के लिए 120 अंक (₹30) रोके गए हैं।")
+    assert till.get(f"/api/v1/holds/{hold['id']}")["status"] == "held"
