@@ -52,7 +52,14 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_BASE_URL": None,
     # The key of the erased-phone suppression list's hashes; unset, SECRET_KEY (set it before rotating that).
     "PRIVACY_HASH_KEY": None,
+    # The integration API (/api/v1).
+    "HOLD_MINUTES": "15",  # how long a points payment at a till holds the points before they go back
+    "API_RATE_LIMIT": None,  # per key or person, unless the key has its own rate (default 600/minute)
+    "RATELIMIT_STORAGE_URI": "memory://",  # where the rate limits count: redis://... to share them across hosts
+    "API_ACCESS_TOKEN_MINUTES": None,  # a staff access token's life (default 15)
+    "API_REFRESH_TOKEN_DAYS": None,  # a staff refresh token's life (default 14)
 }
+MAX_HOLD_MINUTES = 24 * 60
 
 REQUIRED_IN_PRODUCTION = (
     "SECRET_KEY",
@@ -82,6 +89,7 @@ def check(config: Mapping[str, Any]) -> None:
     check_production(config)
     check_database_url(config)
     trusted_proxies(config)
+    check_hold_minutes(config)
 
 
 def check_app_env(config: Mapping[str, Any]) -> None:
@@ -113,6 +121,13 @@ def check_database_url(config: Mapping[str, Any]) -> None:
         database_url(str(config.get("DATABASE_URL") or ""))
     except BadDatabaseUrl as exc:
         raise ConfigError(f"DATABASE_URL: {exc}") from None
+
+
+def check_hold_minutes(config: Mapping[str, Any]) -> None:
+    """A till must not wait on a typo: ``HOLD_MINUTES`` is a whole number of minutes, at most a day."""
+    raw = _text(config.get("HOLD_MINUTES"))
+    if raw and not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_HOLD_MINUTES):
+        raise ConfigError(f"HOLD_MINUTES must be a whole number of minutes from 1 to {MAX_HOLD_MINUTES}, not {raw!r}")
 
 
 def trusted_proxies(config: Mapping[str, Any]) -> list[ProxyNetwork]:

@@ -13,6 +13,7 @@
 * ``privacy``: the member's rights: "my data", the full export, corrections, erasure.
 * ``offers``: the member's yes or no to marketing, asked once at first contact and switchable any time.
 * ``birthday``: the birthday told in chat, read and stored through the consents domain.
+* ``payment``: points as payment at a till: the member's Confirm or Decline of a hold.
 
 Handlers take a ``Turn`` and return the replies; they move the conversation with ``Turn.goto``.
 Domain errors are turned into friendly answers in the flows, never shown as they are.

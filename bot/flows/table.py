@@ -21,7 +21,19 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.flows import account, balance, birthday, common, handoff, offers, onboarding, privacy, redemption, referral
+from bot.flows import (
+    account,
+    balance,
+    birthday,
+    common,
+    handoff,
+    offers,
+    onboarding,
+    payment,
+    privacy,
+    redemption,
+    referral,
+)
 from bot.flows.turn import Handler
 from bot.keywords import Keywords
 
@@ -155,6 +167,22 @@ COMMANDS: dict[str, Command] = {
     "birthday": Command(
         birthday.ask,
         words=("birthday", "my birthday", "date of birth", "birth date", "dob", "जन्मदिन", "जन्म दिन", "जन्मतिथि", "बर्थडे"),
+    ),
+    # Points as payment at a till: the Confirm / Decline buttons of the payment request, any member, any
+    # state, also while staff have the conversation (a cashier is waiting); typed, the one waiting hold.
+    "hold_confirm": Command(
+        payment.confirm,
+        words=("confirm", "confirm payment", "पुष्टि", "पुष्टि करें", "भुगतान की पुष्टि करें", "कन्फर्म"),
+        buttons=(payment.CONFIRM,),
+        reach=Reach.MEMBER,
+        while_handed_off=True,
+    ),
+    "hold_decline": Command(
+        payment.decline,
+        words=("decline", "decline payment", "अस्वीकार", "अस्वीकार करें", "भुगतान अस्वीकार करें", "डिक्लाइन"),
+        buttons=(payment.DECLINE,),
+        reach=Reach.MEMBER,
+        while_handed_off=True,
     ),
 }
 
