@@ -50,7 +50,7 @@ __all__ = [
     "waiting",
 ]
 
-OUTBOX_STATUSES = ("queued", "sent", "delivered", "read", "failed")
+OUTBOX_STATUSES = ("queued", "sent", "delivered", "read", "failed", "expired")
 PaymentCode = payments.PaymentCode
 
 

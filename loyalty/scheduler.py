@@ -31,7 +31,7 @@ def job_table(app: Flask) -> list[tuple[str, Callable[[Flask], Any], dict[str, A
         ("warn_expiring", jobs.warn_expiring, {"trigger": "cron", "hour": 9, "minute": 0}),
         ("expire_vouchers", jobs.expire_vouchers, {"trigger": "cron", "hour": 0, "minute": 45}),
         ("review_tiers", jobs.review_tiers, {"trigger": "cron", "day": 1, "hour": 1, "minute": 0}),
-        ("retry_outbox", bot_jobs.retry_outbox, {"trigger": "interval", "seconds": 15}),
+        ("retry_outbox", bot_jobs.retry_outbox, {"trigger": "interval", "seconds": 5}),
         ("handle_stranded", bot_jobs.handle_stranded, {"trigger": "interval", "seconds": 15}),
         ("apply_early_statuses", bot_jobs.apply_early_statuses, {"trigger": "interval", "seconds": 30}),
         ("dispatch_notifications", bot_jobs.dispatch_notifications, {"trigger": "interval", "seconds": 20}),

@@ -1,0 +1,143 @@
+"""The fast retries (about 1 s, 3 s and 10 s after a transient error, ``bot.retry``), woken in-process.
+
+The scheduler's retry job runs every few seconds and is the safety net for every due row;
+waiting for it would still add up to its period to each of the first tries. So the process
+that recorded the failure keeps a timer: at the row's ``next_attempt_at`` it hands the
+phone's unsent rows back to that phone's sender thread, which claims them as usual (the
+claim is one conditional UPDATE, so a timer and the retry job never send a row twice). A
+timer lost with its process costs nothing but speed: the row is queued and due in the
+database, and the retry job takes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Protocol
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot import outbox, retry
+from bot.models import OutboxMessage
+from domain.clock import SystemClock
+from runtime import services
+
+log = logging.getLogger(__name__)
+
+Submit = Callable[[Iterable[outbox.Outgoing]], None]
+
+
+class Waker(Protocol):
+    def later(self, at: dt.datetime, wake: Callable[[], None]) -> None: ...
+
+
+class RetryTimer:
+    """One daemon thread per process, started on first use, calling each ``wake`` at its time."""
+
+    def __init__(self, now: Callable[[], dt.datetime], *, thread: bool = True) -> None:
+        self.now, self.thread = now, thread
+        self._heap: list[tuple[dt.datetime, int, Callable[[], None]]] = []
+        self._order = itertools.count()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def later(self, at: dt.datetime, wake: Callable[[], None]) -> None:
+        with self._changed:
+            heapq.heappush(self._heap, (at, next(self._order), wake))
+            if self._thread is None and self.thread:
+                self._thread = threading.Thread(target=self._run, name="outbox-fast-retry", daemon=True)
+                self._thread.start()
+            self._changed.notify()
+
+    def due(self) -> list[Callable[[], None]]:
+        """Take every wake whose time has come (the thread's step; tests call it directly)."""
+        with self._changed:
+            now, found = self.now(), []
+            while self._heap and self._heap[0][0] <= now:
+                found.append(heapq.heappop(self._heap)[2])
+            return found
+
+    def _wait(self) -> None:
+        with self._changed:
+            if not self._heap:
+                self._changed.wait()
+                return
+            left = (self._heap[0][0] - self.now()).total_seconds()
+            if left > 0:
+                self._changed.wait(min(left, 60.0))
+
+    def _run(self) -> None:
+        while True:
+            self._wait()
+            for wake in self.due():
+                try:
+                    wake()
+                except Exception:  # the row stays queued and due: the scheduler's retry job takes it
+                    log.exception("outbox: a fast retry could not be handed to the sender")
+
+
+def retry_policy(app: Flask) -> retry.RetryPolicy:
+    """The app's retry policy (``BOT_REPLY_STALE_MINUTES``); tests may put their own in ``app.extensions``."""
+    found: retry.RetryPolicy | None = app.extensions.get("bot.retry_policy")
+    if found is None:
+        found = app.extensions.setdefault("bot.retry_policy", retry.policy_from(app.config))
+    return found
+
+
+def retry_timer(app: Flask) -> Waker | None:
+    """A timer thread when the app runs on the system clock. A test's clock stands still, so there is
+    none unless the test puts one in ``app.extensions["bot.retry_timer"]``; the retry job still
+    takes the rows when the test moves the clock and runs it."""
+    if "bot.retry_timer" not in app.extensions:
+        real = isinstance(services.clock(app), SystemClock)
+        app.extensions.setdefault("bot.retry_timer", RetryTimer(lambda: services.now(app)) if real else None)
+    found: Waker | None = app.extensions["bot.retry_timer"]
+    return found
+
+
+def retry_soon(app: Flask, outcome: Mapping[int, str], submit: Submit) -> None:
+    """Rows of ``outcome`` just queued for a fast retry are handed to ``submit`` (the phone's sender
+    thread) at their time, together with whatever else waits for the same phone."""
+    if "retry" not in outcome.values():
+        return
+    timer = retry_timer(app)
+    if timer is None:
+        return
+    db = services.database(app)
+    with db.unit_of_work() as session:
+        due = due_soon(session, [i for i, result in outcome.items() if result == "retry"], retry_policy(app))
+
+    def wake(phone: str) -> Callable[[], None]:
+        def resubmit() -> None:
+            with db.unit_of_work() as session:
+                items = pending(session, phone)
+            submit(items)
+
+        return resubmit
+
+    for phone, at in due:
+        timer.later(at, wake(phone))
+
+
+def due_soon(session: Session, ids: Sequence[int], policy: retry.RetryPolicy) -> list[tuple[str, dt.datetime]]:
+    """(phone, when) for each phone whose row of ``ids`` is queued for a fast retry, the earliest per phone."""
+    stmt = select(
+        OutboxMessage.phone, OutboxMessage.attempts, OutboxMessage.error_code, OutboxMessage.next_attempt_at
+    ).where(OutboxMessage.id.in_(ids), OutboxMessage.status == "queued")
+    soonest: dict[str, dt.datetime] = {}
+    for phone, attempts, code, at in session.execute(stmt):
+        if retry.in_process(attempts, code, policy):
+            soonest[phone] = min(at, soonest.get(phone, at))
+    return sorted(soonest.items(), key=lambda item: item[1])
+
+
+def pending(session: Session, phone: str) -> list[outbox.Outgoing]:
+    """The phone's unsent rows, oldest first, for the sender thread to claim."""
+    rows = outbox.pending_for(session, phone)
+    return [outbox.Outgoing(row.id, row.phone, outbox.message_of(row), None) for row in rows]
