@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import conversations, fast_retry, outbox, pipeline, status
+from bot import business_number, conversations, fast_retry, outbox, pipeline, status
 from bot.models import Conversation
 from bot.retry import RetryPolicy
 from bot.sender import Sender, deliver_many, dispatcher, send_now, sender_for, sender_threads
@@ -74,6 +74,16 @@ def _deliver_in_order(
     for start in range(0, len(ids), SEND_BATCH):
         outcome.update(deliver_many(db, snd, ids[start : start + SEND_BATCH], now, policy=policy))
     return outcome
+
+
+def refresh_business_number(app: Flask) -> business_number.BusinessNumber:
+    """Read the business's display number from the Graph API into the settings (``bot.business_number``);
+    the scheduler runs it when it starts and every few hours. A failure is recorded, never raised."""
+    with services.database(app).unit_of_work() as session:
+        found = business_number.refresh(session, sender_for(app), services.now(app), app.config)
+    if not found.known:
+        log.warning("WhatsApp business number unknown: %s", found.problem)
+    return found
 
 
 def apply_early_statuses(app: Flask) -> tuple[int, int]:

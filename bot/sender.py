@@ -62,6 +62,7 @@ class PywaSender:
     def __init__(self, token: str, phone_id: str, api_url: str, api_version: str, timeout: float = 10.0) -> None:
         session = httpx.Client(transport=RebasingTransport(api_url), timeout=timeout)
         self.client = WhatsApp(phone_id=phone_id, token=token, session=session, api_version=api_version)
+        self.phone_id = phone_id
 
     def send(self, phone: str, message: Reply | Template) -> str:
         to = phone.lstrip("+")  # the wa_id form: digits only, never the business-scoped user id
@@ -71,6 +72,17 @@ class PywaSender:
             raise classify(exc) from exc
         except httpx.HTTPError as exc:
             raise SendError(f"network: {type(exc).__name__}", transient=True) from exc
+
+    def business_number(self) -> dict[str, Any]:
+        """``GET /{version}/{phone_id}?fields=display_phone_number,verified_name`` (``bot.business_number``)."""
+        fields = ("display_phone_number", "verified_name")
+        try:
+            found: dict[str, Any] = self.client.api.get_business_phone_number(self.phone_id, fields=fields)
+        except WhatsAppError as exc:
+            raise classify(exc) from exc
+        except httpx.HTTPError as exc:
+            raise SendError(f"network: {type(exc).__name__}", transient=True) from exc
+        return found
 
     def _send(self, to: str, message: Reply | Template) -> str:
         if isinstance(message, Template):
