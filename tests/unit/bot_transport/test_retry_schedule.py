@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import httpx
 from pywa.errors import WhatsAppError
@@ -87,3 +88,14 @@ def test_the_timer_wakes_a_row_only_when_its_time_has_come() -> None:
     for wake in timer.due():
         wake()
     assert woken == ["first", "later"]
+
+
+def test_the_timer_thread_wakes_what_is_due() -> None:
+    clock = FrozenClock()
+    timer = fast_retry.RetryTimer(clock.now)
+    woken = threading.Event()
+    timer.later(clock.now() + SECOND, woken.set)
+    timer.later(clock.now() + dt.timedelta(hours=1), lambda: None)  # the earlier one must not wait for it
+    clock.advance(seconds=2)
+    timer.later(clock.now() + dt.timedelta(hours=2), lambda: None)  # a change wakes the thread to look again
+    assert woken.wait(timeout=30)
