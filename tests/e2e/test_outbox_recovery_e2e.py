@@ -13,8 +13,9 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from bot import jobs
+from bot import fast_retry, jobs, retry
 from bot.models import OutboxMessage
+from domain.clock import SystemClock
 from tests.e2e import meta
 from tests.e2e.conftest import LiveApp, WhatsAppUser
 from tests.e2e.graph_api import RE_ENGAGEMENT, FakeGraphAPI
@@ -101,3 +102,22 @@ def test_a_closed_window_is_final_even_from_a_server_error(
     first = rows(live_app)[0]
     assert (first.status, first.error_code, first.attempts) == ("failed", "131047", 1)
     assert timer.wakes == []
+
+
+def test_on_the_system_clock_the_real_timer_thread_sends_the_fast_retries(
+    whatsapp: WhatsAppUser, graph_api: FakeGraphAPI, live_app: LiveApp
+) -> None:
+    """The production wiring: a SystemClock gives the app a timer thread. The steps are shortened so
+    the test does not sit through 1 + 3 + 10 s; it waits for the outcome, never asserts a duration."""
+    app = live_app.app
+    app.extensions["loyalty.clock"] = SystemClock()
+    app.extensions.pop("bot.retry_timer", None)
+    app.extensions["bot.retry_policy"] = retry.RetryPolicy(fast=(dt.timedelta(milliseconds=20),) * 3)
+    graph_api.fail(500, times=3)
+    whatsapp.send(meta.text(whatsapp.wa_id, "hi"))
+    graph_api.wait_for(1, timeout=30)
+    live_app.settle()  # the sender thread records what it sent
+    assert isinstance(app.extensions["bot.retry_timer"], fast_retry.RetryTimer)
+    first = rows(live_app)[0]
+    assert (first.status, first.attempts) == ("sent", 4)
+    assert [r.status for r in graph_api.requests[:4]] == [500, 500, 500, 200]

@@ -73,3 +73,5 @@ def test_the_messages_page_lists_expired_chat_replies(app: Flask, database: Data
     page = client.get("/admin/messages?status=expired").get_data(as_text=True)
     assert "Here are your points" in page and "stale" in page and "would arrive too late" in page
     assert "<option selected>expired</option>" in page
+    thread = client.get("/admin/conversations/+919812345678").get_data(as_text=True)
+    assert "Here are your points" in thread and "· expired" in thread
