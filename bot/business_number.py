@@ -20,6 +20,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.orm import Session
 
+from bot.statements import insert_ignore
 from domain.errors import InvalidPhone
 from domain.phones import normalize_phone
 from domain.rules import Setting
@@ -143,10 +144,11 @@ def _stored(session: Session) -> Mapping[str, Any]:
 
 
 def _store(session: Session, value: dict[str, Any], now: dt.datetime) -> None:
-    row = session.get(Setting, SETTING_KEY)
-    if row is None:
-        session.add(Setting(key=SETTING_KEY, value=value, updated_at=now, updated_by="graph-api"))
-    else:
+    """Insert the row if no one has (the scheduler and a console click may race at first), then update it."""
+    fields = {"key": SETTING_KEY, "value": {}, "updated_at": now, "updated_by": "graph-api"}
+    insert_ignore(session, Setting.__table__, "key", fields, ("key",))
+    row = session.get(Setting, SETTING_KEY, populate_existing=True, with_for_update=True)
+    if row is not None:
         row.value, row.updated_at, row.updated_by = value, now, "graph-api"
 
 
