@@ -1,4 +1,5 @@
-"""The fast retries (about 1 s, 3 s and 10 s after a transient error, ``bot.retry``), woken in-process.
+"""The fast retries (about 1 s, 3 s and 10 s after a transient error, ``bot.retry``), woken in-process,
+and the backlog made due at once when the Graph API answers again after an outage.
 
 The scheduler's retry job runs every few seconds and is the safety net for every due row;
 waiting for it would still add up to its period to each of the first tries. So the process
@@ -7,6 +8,10 @@ phone's unsent rows back to that phone's sender thread, which claims them as usu
 claim is one conditional UPDATE, so a timer and the retry job never send a row twice). A
 timer lost with its process costs nothing but speed: the row is queued and due in the
 database, and the retry job takes it.
+
+A process that has seen a transient failure and then a successful send knows the outage is
+over: rows still waiting out a back-off are made due now, so the retry job sends them at its
+next run instead of at the end of their wait. Rate limits are left to run out.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot import outbox, retry
@@ -101,9 +106,31 @@ def retry_timer(app: Flask) -> Waker | None:
     return found
 
 
+class _Outage:
+    """Whether this process saw a transient failure that no successful send has followed yet."""
+
+    def __init__(self) -> None:
+        self.lock, self.seen = threading.Lock(), False
+
+    def after(self, outcome: Mapping[int, str]) -> bool:
+        """Note ``outcome``; True once, when a send succeeded after failures."""
+        results = set(outcome.values())
+        with self.lock:
+            over = self.seen and "sent" in results
+            self.seen = "retry" in results or (self.seen and not over)
+        return over
+
+
 def retry_soon(app: Flask, outcome: Mapping[int, str], submit: Submit) -> None:
     """Rows of ``outcome`` just queued for a fast retry are handed to ``submit`` (the phone's sender
-    thread) at their time, together with whatever else waits for the same phone."""
+    thread) at their time, together with whatever else waits for the same phone; the first send
+    that succeeds after an outage makes the backlog due."""
+    outage: _Outage = app.extensions.setdefault("bot.outage", _Outage())
+    if outage.after(outcome):
+        with services.database(app).unit_of_work() as session:
+            hurried = hurry(session, services.now(app))
+        if hurried:
+            log.info("outbox: the Graph API answers again; %d waiting message(s) are due now", hurried)
     if "retry" not in outcome.values():
         return
     timer = retry_timer(app)
@@ -135,6 +162,23 @@ def due_soon(session: Session, ids: Sequence[int], policy: retry.RetryPolicy) ->
         if retry.in_process(attempts, code, policy):
             soonest[phone] = min(at, soonest.get(phone, at))
     return sorted(soonest.items(), key=lambda item: item[1])
+
+
+def hurry(session: Session, now: dt.datetime) -> int:
+    """Rows backing off after a transient error (not a rate limit) become due now; returns how many."""
+    stmt = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == "queued",
+            OutboxMessage.next_attempt_at > now,
+            OutboxMessage.error.is_not(None),
+            OutboxMessage.error_code.is_(None) | OutboxMessage.error_code.not_in(sorted(retry.THROTTLE_CODES)),
+        )
+        .values(next_attempt_at=now)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    return len(session.scalars(stmt).all())
 
 
 def pending(session: Session, phone: str) -> list[outbox.Outgoing]:

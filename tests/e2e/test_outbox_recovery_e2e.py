@@ -77,6 +77,24 @@ def test_after_four_failures_the_reply_is_due_within_a_minute(
     assert len(graph_api.requests) == 4 + len(sent)  # nothing sent twice
 
 
+def test_the_first_send_that_succeeds_after_an_outage_makes_the_backlog_due(
+    whatsapp: WhatsAppUser, graph_api: FakeGraphAPI, live_app: LiveApp, clock: FrozenClock, timer: ClockTimer
+) -> None:
+    graph_api.fail(500, times=4)
+    assert whatsapp.say("hi") == []  # backing off now, for 30 s
+    waiting = rows(live_app)[0]
+    other = WhatsAppUser(live_app, graph_api, wa_id="919876543210")
+    try:
+        assert other.say("hi")  # the API answers again: another customer's reply goes out
+    finally:
+        other.close()
+    hurried = [r for r in rows(live_app) if r.phone == waiting.phone]
+    assert all(r.next_attempt_at <= clock.now() for r in hurried)
+    assert clock.now() < waiting.next_attempt_at  # no one moved the clock to the end of the wait
+    live_app.run_job(jobs.retry_outbox)
+    assert whatsapp.replies() and rows(live_app)[0].status == "sent"
+
+
 def test_a_chat_reply_that_could_only_arrive_late_is_expired(
     whatsapp: WhatsAppUser, graph_api: FakeGraphAPI, live_app: LiveApp, clock: FrozenClock, timer: ClockTimer
 ) -> None:

@@ -99,3 +99,12 @@ def test_the_timer_thread_wakes_what_is_due() -> None:
     clock.advance(seconds=2)
     timer.later(clock.now() + dt.timedelta(hours=2), lambda: None)  # a change wakes the thread to look again
     assert woken.wait(timeout=30)
+
+
+def test_an_outage_is_over_at_the_first_send_that_succeeds_after_a_failure() -> None:
+    outage = fast_retry._Outage()
+    assert not outage.after({1: "sent"})  # nothing failed before
+    assert not outage.after({2: "retry"})
+    assert not outage.after({2: "skipped"})
+    assert outage.after({3: "sent"})  # the API answers again
+    assert not outage.after({4: "sent"})  # once
