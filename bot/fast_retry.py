@@ -124,7 +124,15 @@ class _Outage:
 def retry_soon(app: Flask, outcome: Mapping[int, str], submit: Submit) -> None:
     """Rows of ``outcome`` just queued for a fast retry are handed to ``submit`` (the phone's sender
     thread) at their time, together with whatever else waits for the same phone; the first send
-    that succeeds after an outage makes the backlog due."""
+    that succeeds after an outage makes the backlog due. Never raises: the outcomes are recorded
+    already, and the retry job takes every due row whatever happens here."""
+    try:
+        _retry_soon(app, outcome, submit)
+    except Exception:
+        log.exception("outbox: fast retries not armed; the retry job will take the rows")
+
+
+def _retry_soon(app: Flask, outcome: Mapping[int, str], submit: Submit) -> None:
     outage: _Outage = app.extensions.setdefault("bot.outage", _Outage())
     if outage.after(outcome):
         with services.database(app).unit_of_work() as session:
