@@ -2,7 +2,8 @@
 
 ``WHATSAPP_DISPLAY_NUMBER`` wins when it is set. Otherwise the number comes from the Graph
 API (``GET /{version}/{WHATSAPP_PHONE_ID}?fields=display_phone_number,verified_name``),
-read by the scheduler when it starts and every few hours (``bot.jobs.refresh_business_number``)
+read by the scheduler when it starts and every few hours (``bot.jobs.refresh_business_number``),
+and by each process that starts sending if the stored one is unknown or old (``refresh_if_due``),
 and kept in the ``settings`` row ``whatsapp_number``, so every worker reads the same value
 without calling Meta. A failed read keeps the number already known and records why in
 words; it never touches sending. With no number known the bot hands out no link (a
@@ -122,6 +123,25 @@ def refresh(session: Session, lookup: object, now: dt.datetime, config: Mapping[
             stored.update(_answer(answer, int(config.get("DEFAULT_COUNTRY_CODE") or 91)))
     _store(session, stored, now)
     return current(session, config)
+
+
+REFRESH_EVERY = dt.timedelta(hours=6)
+RETRY_UNKNOWN_AFTER = dt.timedelta(minutes=1)
+
+
+def refresh_if_due(session: Session, lookup: object, now: dt.datetime, config: Mapping[str, Any]) -> bool:
+    """``refresh`` unless the setting gives the number, or the stored one was read less than 6 hours
+    ago (an unknown one: a minute ago). For a process that starts sending, so links work even
+    before the scheduler's first run; True if it asked."""
+    if digits_of(config.get("WHATSAPP_DISPLAY_NUMBER"), int(config.get("DEFAULT_COUNTRY_CODE") or 91)):
+        return False
+    stored = _stored(session)
+    checked = _time(stored.get("checked_at"))
+    wait = REFRESH_EVERY if digits_of(stored.get("display_phone_number")) else RETRY_UNKNOWN_AFTER
+    if checked is not None and now - checked < wait:
+        return False
+    refresh(session, lookup, now, config)
+    return True
 
 
 def _answer(answer: Mapping[str, Any], default_country_code: int) -> dict[str, Any]:

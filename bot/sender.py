@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,7 +23,7 @@ from pywa.types.callback import Button, Section, SectionList, SectionRow
 from pywa.types.templates import TemplateLanguage
 from sqlalchemy.orm import Session
 
-from bot import fast_retry, outbox, privacy_data, retry
+from bot import business_number, fast_retry, outbox, privacy_data, retry
 from bot.lanes import PhoneLanes
 from bot.messages import Reply, Template
 from bot.models import OutboxMessage
@@ -154,11 +155,28 @@ def make_sender(config: Mapping[str, Any]) -> Sender:
 
 
 def sender_for(app: Flask) -> Sender:
-    """The app's sender, built on first use (tests may put their own in ``app.extensions``)."""
+    """The app's sender, built on first use (tests may put their own in ``app.extensions``).
+
+    Building the real one also reads the business number in the background if it is unknown or
+    old (``bot.business_number``), so share links work before the scheduler's first run.
+    """
     found: Sender | None = app.extensions.get("bot.sender")
     if found is None:
-        found = app.extensions.setdefault("bot.sender", make_sender(app.config))
+        built = make_sender(app.config)
+        found = app.extensions.setdefault("bot.sender", built)
+        if found is built and isinstance(built, PywaSender):
+            threading.Thread(target=_read_number, args=(app, built), name="business-number", daemon=True).start()
     return found
+
+
+def _read_number(app: Flask, lookup: PywaSender) -> None:
+    from runtime import services
+
+    try:
+        with services.database(app).unit_of_work() as session:
+            business_number.refresh_if_due(session, lookup, services.now(app), app.config)
+    except Exception:  # the scheduler's job reads it again; sending never waits for this
+        log.exception("WhatsApp business number: not read at start")
 
 
 def deliver(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -15,6 +17,16 @@ from tests.bot_chat import make_customer
 from tests.e2e import meta
 from tests.e2e.conftest import TOKEN, LiveApp, WhatsAppUser
 from tests.e2e.graph_api import SERVER_ERROR, FakeGraphAPI
+
+
+def wait_until(check: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Poll ``check`` until it holds (a background thread is at work); False after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def health(live: LiveApp) -> dict[str, object]:
@@ -42,19 +54,32 @@ def test_the_number_is_read_from_the_graph_api_and_used_in_links(
         "+91 98000 11111",
         "Loyalty Test Shop",
     )
-    (lookup,) = graph_api.lookups
-    url = urlsplit(lookup.path)
-    assert url.path == f"/v22.0/{meta.PHONE_NUMBER_ID}"
-    assert set(parse_qs(url.query)["fields"][0].split(",")) == {"display_phone_number", "verified_name"}
-    assert lookup.headers["Authorization"] == f"Bearer {TOKEN}"
+    assert graph_api.lookups
+    for lookup in graph_api.lookups:  # the job's, and perhaps the one the sender makes when it is built
+        url = urlsplit(lookup.path)
+        assert url.path == f"/v22.0/{meta.PHONE_NUMBER_ID}"
+        assert set(parse_qs(url.query)["fields"][0].split(",")) == {"display_phone_number", "verified_name"}
+        assert lookup.headers["Authorization"] == f"Bearer {TOKEN}"
     assert health(live_app) == {"status": "known", "source": "graph"}
     text, code = refer(whatsapp, live_app)
     assert f"https://wa.me/919800011111?text=JOIN%20{code}" in text
 
 
-def test_health_says_in_words_when_no_number_is_known_and_no_broken_link_is_given(
-    whatsapp: WhatsAppUser, live_app: LiveApp
+def test_without_the_scheduler_the_number_is_read_when_sending_starts(
+    whatsapp: WhatsAppUser, live_app: LiveApp, graph_api: FakeGraphAPI
 ) -> None:
+    assert health(live_app)["status"] == "unknown"
+    text, code = refer(whatsapp, live_app)  # the first reply builds the sender, which reads the number
+    assert "wa.me" not in text
+    assert wait_until(lambda: health(live_app)["status"] == "known")
+    again = "\n".join(r.text for r in whatsapp.say("refer"))
+    assert f"https://wa.me/919800011111?text=JOIN%20{code}" in again
+
+
+def test_health_says_in_words_when_no_number_is_known_and_no_broken_link_is_given(
+    whatsapp: WhatsAppUser, live_app: LiveApp, graph_api: FakeGraphAPI
+) -> None:
+    graph_api.display_phone_number = None  # the API answers without the number
     number = health(live_app)
     assert number["status"] == "unknown"
     assert "No WhatsApp business number is known" in str(number["problem"])
