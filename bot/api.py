@@ -23,6 +23,7 @@ from bot import replies as rp
 from bot.flows.table import TABLE
 from bot.messages import Incoming, Reply
 from bot.models import Conversation, InboundMessage, OutboxMessage
+from bot.sender import sender_for
 from bot.texts import LANGUAGES, texts_for
 from domain import audit
 from domain.customers import find_by_phone
@@ -65,8 +66,6 @@ def whatsapp_number(session: Session, config: Mapping[str, Any]) -> BusinessNumb
 
 def refresh_whatsapp_number(session: Session, app: Flask, now: dt.datetime) -> BusinessNumber:
     """Read the number from the Graph API now (what the scheduler does every few hours)."""
-    from bot.sender import sender_for
-
     return business_number.refresh(session, sender_for(app), now, app.config)
 
 
