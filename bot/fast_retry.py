@@ -133,7 +133,7 @@ def retry_soon(app: Flask, outcome: Mapping[int, str], submit: Submit) -> None:
 
 
 def _retry_soon(app: Flask, outcome: Mapping[int, str], submit: Submit) -> None:
-    outage: _Outage = app.extensions.setdefault("bot.outage", _Outage())
+    outage: _Outage = app.extensions.get("bot.outage") or app.extensions.setdefault("bot.outage", _Outage())
     if outage.after(outcome):
         with services.database(app).unit_of_work() as session:
             hurried = hurry(session, services.now(app))
