@@ -25,12 +25,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 from flask import Flask
-from sqlalchemy import select, update
+from sqlalchemy import select, true, update
 from sqlalchemy.orm import Session
 
 from bot import outbox, retry
 from bot.models import OutboxMessage
 from domain.clock import SystemClock
+from domain.db import Database
 from runtime import services
 
 log = logging.getLogger(__name__)
@@ -172,11 +173,31 @@ def due_soon(session: Session, ids: Sequence[int], policy: retry.RetryPolicy) ->
     return sorted(soonest.items(), key=lambda item: item[1])
 
 
-def hurry(session: Session, now: dt.datetime) -> int:
-    """Rows backing off after a transient error (not a rate limit) become due now; returns how many."""
+def waiting_behind(
+    db: Database, batch: Sequence[outbox.Outgoing], outcome: Mapping[int, str], now: dt.datetime
+) -> list[int]:
+    """A new message that could not go because an earlier one to the same phone is backing off
+    means the customer is there, waiting: that phone's backed-off rows become due now, and the
+    phone's unsent ids are returned to be tried again, in order. A phone whose row failed in this
+    very batch keeps its back-off (else a failing row would be retried in a loop)."""
+    failed_now = {i.phone for i in batch if outcome.get(i.id) in ("retry", "failed", "expired")}
+    blocked = {i.phone for i in batch if i.lease_until is None and outcome.get(i.id, "skipped") == "skipped"}
+    phones = sorted(blocked - failed_now)
+    if not phones:
+        return []
+    with db.unit_of_work() as session:
+        if not hurry(session, now, phones):
+            return []
+        return [row.id for phone in phones for row in outbox.pending_for(session, phone)]
+
+
+def hurry(session: Session, now: dt.datetime, phones: Sequence[str] | None = None) -> int:
+    """Rows backing off after a transient error (not a rate limit) become due now, all of them or
+    those of ``phones``; returns how many."""
     stmt = (
         update(OutboxMessage)
         .where(
+            OutboxMessage.phone.in_(phones) if phones is not None else true(),
             OutboxMessage.status == "queued",
             OutboxMessage.next_attempt_at > now,
             OutboxMessage.error.is_not(None),

@@ -339,6 +339,9 @@ def send_now(app: Flask, batch: Sequence[outbox.Outgoing]) -> None:
     policy = fast_retry.retry_policy(app)
     outcome = send_claimed(db, snd, held, now, policy=policy)
     outcome.update(deliver_many(db, snd, [i.id for i in batch if i.lease_until is None], now, policy=policy))
+    again = fast_retry.waiting_behind(db, batch, outcome, now())
+    if again:  # the customer wrote again while an earlier reply was backing off: try them now
+        outcome.update(deliver_many(db, snd, again, now, policy=policy))
     fast_retry.retry_soon(app, outcome, dispatcher(app).submit)
 
 

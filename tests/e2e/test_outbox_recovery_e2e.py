@@ -95,6 +95,28 @@ def test_the_first_send_that_succeeds_after_an_outage_makes_the_backlog_due(
     assert whatsapp.replies() and rows(live_app)[0].status == "sent"
 
 
+def test_when_the_customer_writes_again_the_waiting_reply_is_tried_at_once(
+    whatsapp: WhatsAppUser, graph_api: FakeGraphAPI, live_app: LiveApp, clock: FrozenClock, timer: ClockTimer
+) -> None:
+    graph_api.fail(500, times=4)
+    assert whatsapp.say("hi") == []
+    waiting = rows(live_app)[0]
+    whatsapp.say("hello?")  # no retry job runs, nobody moves the clock
+    assert clock.now() < waiting.next_attempt_at
+    sent = rows(live_app)
+    assert [r.status for r in sent] == ["sent"] * len(sent) and sent[0].attempts == 5
+    assert [r.wa_message_id for r in whatsapp.replies()] == [r.wa_message_id for r in sent]  # in order
+
+
+def test_a_row_that_just_failed_keeps_its_back_off(
+    whatsapp: WhatsAppUser, graph_api: FakeGraphAPI, live_app: LiveApp, timer: ClockTimer
+) -> None:
+    graph_api.fail(500)
+    whatsapp.send(meta.text(whatsapp.wa_id, "hi"))
+    assert [r.attempts for r in rows(live_app)][:1] == [4]  # the first try and three fast ones, no more
+    assert len(graph_api.requests) == 4
+
+
 def test_a_chat_reply_that_could_only_arrive_late_is_expired(
     whatsapp: WhatsAppUser, graph_api: FakeGraphAPI, live_app: LiveApp, clock: FrozenClock, timer: ClockTimer
 ) -> None:
