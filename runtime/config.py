@@ -46,6 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "BOT_HANDLERS": None,  # "process" (served app) or "threads" (TESTING): see bot.handling
     "BOT_HANDLER_THREADS": None,  # handler threads per process (default 4)
     "BOT_SENDER_THREADS": None,  # Graph API sends in flight at once, per process (default 16)
+    "BOT_REPLY_STALE_MINUTES": "5",  # an unsent chat reply older than this is expired, not sent (bot.retry)
     "BOT_HANDLER_NICE": None,  # how much lower the handlers' CPU priority is than the webhook's (default 10)
     # The address customers reach this app at (links in chat: the privacy notice, "my data" exports);
     # unset, the host the last webhook was posted to.

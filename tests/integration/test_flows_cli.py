@@ -29,7 +29,7 @@ def test_chat_from_piped_input_walks_onboarding_and_the_menu(app: Flask, runner:
     assert "  1. हाँ\n  2. नहीं, शुक्रिया" in out  # the offers question, its own
     assert "  1. मेरे अंक — बैलेंस, टियर और समाप्ति" in out
     assert "आपके पास 0 अंक है।" in out  # "1" picked "My points" from the menu
-    assert "https://wa.me/?text=JOIN%20" in out
+    assert "wa.me" not in out and "इसी WhatsApp नंबर पर JOIN " in out  # no number known: the code, no broken link
     with services.database(app).unit_of_work() as session:
         customer = session.scalar(select(Customer).where(Customer.phone == "+919812345678"))
         assert customer is not None and customer.language == "hi" and customer.opted_in
