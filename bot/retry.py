@@ -6,9 +6,10 @@ so the schedule is tested with a fake clock and a fixed jitter.
 - **Fast first.** The first three retries come after about 1 s, 3 s and 10 s, inside the process
   that just tried (``bot.fast_retry`` wakes it), so a reply reaches the customer within seconds
   of a short outage ending.
-- **Then back off.** Later retries are the scheduler's outbox job: 30 s, 60 s, 2 min ... capped at
-  10 min. Meta's throttling codes (130429 throughput, 131056 pair rate limit, ...) skip the fast
-  steps: trying again at once only prolongs a rate limit.
+- **Then back off.** Later retries are the scheduler's outbox job: 15 s, 30 s, 1 min ... capped at
+  10 min, so after four failed tries the fifth comes about 30 s after the first. Meta's throttling
+  codes (130429 throughput, 131056 pair rate limit, ...) skip the fast steps and start at 30 s:
+  trying again at once only prolongs a rate limit.
 - **Jitter.** Every delay is spread by ±20 % so that after an outage the backlog does not come
   back at the same instant.
 - **Per kind.** A chat reply (``origin`` ``bot``, and the points-payment code a till is waiting
@@ -29,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 FAST_STEPS = (dt.timedelta(seconds=1), dt.timedelta(seconds=3), dt.timedelta(seconds=10))
-BACKOFF_BASE = dt.timedelta(seconds=30)
+BACKOFF_BASE = dt.timedelta(seconds=15)
+THROTTLE_BASE = dt.timedelta(seconds=30)
 BACKOFF_MAX = dt.timedelta(minutes=10)
 JITTER = 0.2  # each delay is spread over ±20 %
 CHAT_STALE_AFTER = dt.timedelta(minutes=5)
@@ -45,6 +47,7 @@ STALE = "stale"  # the error code of a chat reply given up on because it would a
 class RetryPolicy:
     fast: tuple[dt.timedelta, ...] = FAST_STEPS
     base: dt.timedelta = BACKOFF_BASE
+    throttle_base: dt.timedelta = THROTTLE_BASE
     cap: dt.timedelta = BACKOFF_MAX
     jitter: float = JITTER
     chat_stale_after: dt.timedelta = CHAT_STALE_AFTER
@@ -79,8 +82,11 @@ def base_delay(attempts: int, code: str | None, policy: RetryPolicy = DEFAULT) -
     """The wait before the next try, before jitter, after ``attempts`` tries have failed."""
     if in_process(attempts, code, policy):
         return policy.fast[attempts - 1]
-    slow_step = attempts - 1 if is_throttled(code) else attempts - len(policy.fast) - 1
-    delay: dt.timedelta = min(policy.base * (2 ** max(slow_step, 0)), policy.cap)
+    if is_throttled(code):
+        base, slow_step = policy.throttle_base, attempts - 1
+    else:
+        base, slow_step = policy.base, attempts - len(policy.fast) - 1
+    delay: dt.timedelta = min(base * (2 ** max(slow_step, 0)), policy.cap)
     return delay
 
 

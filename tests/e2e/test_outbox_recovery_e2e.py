@@ -67,8 +67,8 @@ def test_after_four_failures_the_reply_is_due_within_a_minute(
     first = rows(live_app)[0]
     assert (first.status, first.attempts, first.error_code) == ("queued", 4, "2")
     # The old schedule (10 s doubling) had the fifth try ~160 s after the first; now the retry job's
-    # first step is 30 s after the third fast retry.
-    assert first.next_attempt_at - first.created_at < dt.timedelta(seconds=53)
+    # first step is 15 s after the third fast retry.
+    assert first.next_attempt_at - first.created_at < dt.timedelta(seconds=35)
     clock.set(first.next_attempt_at)
     live_app.run_job(jobs.retry_outbox)
     sent = rows(live_app)
@@ -81,7 +81,7 @@ def test_the_first_send_that_succeeds_after_an_outage_makes_the_backlog_due(
     whatsapp: WhatsAppUser, graph_api: FakeGraphAPI, live_app: LiveApp, clock: FrozenClock, timer: ClockTimer
 ) -> None:
     graph_api.fail(500, times=4)
-    assert whatsapp.say("hi") == []  # backing off now, for 30 s
+    assert whatsapp.say("hi") == []  # backing off now, for 15 s
     waiting = rows(live_app)[0]
     other = WhatsAppUser(live_app, graph_api, wa_id="919876543210")
     try:

@@ -40,9 +40,7 @@ def test_every_command_can_be_typed() -> None:
     assert "join" in COMMANDS and COMMANDS["join"].code_words
 
 
-def test_only_stop_and_agent_interrupt_onboarding_and_only_withdrawals_start_and_payments_reach_staff() -> (
-    None
-):
+def test_only_stop_and_agent_interrupt_onboarding_and_only_withdrawals_start_and_payments_reach_staff() -> None:
     """A cashier waiting on a points payment is not held up by staff having the conversation, nor is a withdrawal."""
     assert {name for name, c in COMMANDS.items() if c.reach is Reach.ANYONE} == {"stop", "agent"}
     assert {name for name, c in COMMANDS.items() if c.reach is Reach.CONSENTED} == {"start"}

@@ -98,7 +98,7 @@ def test_transient_errors_retry_fast_then_back_off(database: Database, clock: Fr
         delays.append((row.next_attempt_at - clock.now()).total_seconds())
         assert deliver(database, fake, outbox_id, clock.now, policy=NO_JITTER) == "skipped"  # not due yet
         clock.set(row.next_attempt_at)
-    assert delays == [1, 3, 10, 30, 60]
+    assert delays == [1, 3, 10, 15, 30]
     assert deliver(database, fake, outbox_id, clock.now, policy=NO_JITTER) == "sent"
     row = get(database, outbox_id)
     assert (row.status, row.attempts, row.wa_message_id, row.error) == ("sent", 6, "wamid.fake1", None)
@@ -134,11 +134,11 @@ def test_a_chat_reply_still_failing_near_its_deadline_expires(database: Database
         if outcomes[-1] != "retry":
             break
         clock.set(get(database, outbox_id).next_attempt_at)
-    # 0, 1, 4, 14, 44, 104 and 224 s: the next try (464 s) would be past five minutes
-    assert outcomes == ["retry"] * 6 + ["expired"]
+    # 0, 1, 4, 14, 29, 59, 119 and 239 s: the next try (479 s) would be past five minutes
+    assert outcomes == ["retry"] * 7 + ["expired"]
     row = get(database, outbox_id)
-    assert (row.status, row.error_code, row.attempts) == ("expired", "stale", 7)
-    assert row.error is not None and "still failing after 7 attempts" in row.error
+    assert (row.status, row.error_code, row.attempts) == ("expired", "stale", 8)
+    assert row.error is not None and "still failing after 8 attempts" in row.error
 
 
 def test_a_notification_keeps_retrying_past_the_chat_limit(database: Database, clock: FrozenClock) -> None:
