@@ -22,7 +22,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pywa import utils as wa_utils
 from pywa.client import WhatsApp
 
-from bot import inbound, intake, notice, pipeline, preferences, status
+from bot import inbound, intake, notice, pipeline, preferences, status, webhook_body
 from runtime import services
 from runtime.config import country_code
 
@@ -33,6 +33,7 @@ bp = Blueprint("webhook", __name__)
 
 def init_app(app: Flask) -> None:
     intake.check_mode(app)
+    webhook_body.check_config(app)
     app.extensions["bot.webhook"] = _verifier(app.config)
     app.register_blueprint(bp)
 
@@ -76,7 +77,12 @@ def verify() -> Response:
 
 @bp.post("/webhook")
 def receive() -> tuple[Response, int]:
-    body = request.get_data(cache=False)
+    try:
+        body = webhook_body.read(request, webhook_body.max_bytes(current_app.config))
+    except webhook_body.TooLarge:
+        response = jsonify(error="payload too large")
+        response.headers["Connection"] = "close"  # the rest of the body is never read
+        return response, 413
     rejected = _wa().webhook_update_validator(body, request.headers.get(wa_utils.HUB_SIG))
     if rejected:
         return jsonify(error=rejected[0].lower()), rejected[1]

@@ -52,6 +52,8 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_BASE_URL": None,
     # The key of the erased-phone suppression list's hashes; unset, SECRET_KEY (set it before rotating that).
     "PRIVACY_HASH_KEY": None,
+    # The largest webhook body read (bytes); Meta's updates are a few KB. Larger ones are answered 413 unread.
+    "WEBHOOK_MAX_BYTES": str(3 * 1024 * 1024),
 }
 
 REQUIRED_IN_PRODUCTION = (
