@@ -8,7 +8,7 @@ the cap, whoever sends it and whether or not it is signed. The signature is chec
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from flask import Flask, Request
 
@@ -48,7 +48,7 @@ def read(request: Request, limit: int) -> bytes:
     return _read_capped(request.stream, limit)
 
 
-def _read_capped(stream: BinaryIO, limit: int) -> bytes:
+def _read_capped(stream: IO[bytes], limit: int) -> bytes:
     pieces: list[bytes] = []
     size = 0
     while True:
