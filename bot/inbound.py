@@ -158,20 +158,26 @@ def _message_id(value: Any) -> str | None:
 
 
 def parse_message(raw: Mapping[str, Any], contacts: list[dict[str, Any]], country: int = 91) -> ParsedMessage | None:
-    """One message object; ``None`` when it carries no usable phone number or id."""
+    """One message object; ``None`` when it carries no usable sender (phone number or user id) or id.
+
+    The chat's address is the phone number when Meta sends one, else the business-scoped user
+    id of a sender with a WhatsApp username (``from`` absent, ``from_user_id`` and the contact's
+    ``user_id`` present): that sender is answered, and known, by the user id.
+    """
     contact = _contact_for(raw, contacts)
-    phone = _phone(raw, contact, country)
+    user_id = _user_id(raw, contact)
+    address = _phone(raw, contact, country) or user_id
     message_id = _message_id(raw.get("id"))
-    if phone is None or message_id is None:
+    if address is None or message_id is None:
         return None
     kind, text, reply_id = _content(raw)
     incoming = Incoming(
         message_id=message_id,
-        phone=phone,
+        phone=address,
         kind=kind,
         text=text,
         reply_id=reply_id,
-        wa_user_id=clean.user_id(contact.get("user_id")) or clean.user_id(raw.get("from_user_id")),
+        wa_user_id=user_id,
         profile_name=clean.name(_dict(contact.get("profile")).get("name")),
         referral_code=_referral_code(text if kind == "text" else None),
     )
@@ -188,6 +194,15 @@ def _contact_for(raw: Mapping[str, Any], contacts: list[dict[str, Any]]) -> dict
         if sender_user and contact.get("user_id") == sender_user:
             return contact
     return contacts[0] if len(contacts) == 1 else {}
+
+
+def _user_id(raw: Mapping[str, Any], contact: Mapping[str, Any]) -> str | None:
+    """The sender's business-scoped user id, wherever this generation of the payload puts it."""
+    for candidate in (contact.get("user_id"), raw.get("from_user_id"), raw.get("from")):
+        found = clean.user_id(candidate)
+        if found is not None:
+            return found
+    return None
 
 
 def _phone(raw: Mapping[str, Any], contact: Mapping[str, Any], country: int) -> str | None:

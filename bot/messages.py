@@ -30,7 +30,7 @@ class Incoming:
     """One inbound WhatsApp message, whatever its type, as the engine sees it."""
 
     message_id: str
-    phone: str  # E.164, from wa_id
+    phone: str  # the chat's address: E.164 from wa_id, or the user id of a sender known by username only
     # text | button | list | image | sticker | location | audio | video | document | contacts | reaction | unsupported
     kind: str
     text: str | None = None  # the typed text, or the title of the chosen option

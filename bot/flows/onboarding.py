@@ -17,7 +17,7 @@ from bot.flows.turn import Turn
 from bot.keywords import normalize, yes_or_no
 from bot.messages import Reply
 from bot.texts import LANGUAGES, texts_for
-from domain import consents, referrals, suppression
+from domain import consents, referrals, suppression, user_ids
 from domain.customers import Customer, NewCustomer, enrol
 from runtime.config import privacy_key
 
@@ -83,10 +83,12 @@ def choose_language(turn: Turn) -> list[Reply]:
 def ensure_customer(turn: Turn, language: str) -> Customer:
     """Enrol a new number, or recognise the customer the ERP already knows."""
     customer = turn.customer
-    if customer is None:
+    if customer is None and user_ids.is_user_id(turn.conv.phone):  # a username-only sender: no phone to enrol
+        customer, _ = user_ids.enrol(turn.session, turn.conv.phone, turn.incoming.profile_name, language, turn.now)
+    elif customer is None:
         new = NewCustomer(phone=turn.conv.phone, name=turn.incoming.profile_name, language=language)
         customer, created = enrol(turn.session, new, turn.now)
-        if created:
+        if created and customer.phone is not None:
             # Joining again by chat, after an erasure: the ERP may link this person again.
             suppression.lift(turn.session, privacy_key(turn.config), customer.phone)
     turn.remember(customer)
