@@ -71,6 +71,8 @@ class Reply:
     header: str | None = None
     footer: str | None = None
     preview_url: bool = False
+    # Another chat than the conversation's: the code that links a username-only chat goes to the phone's chat.
+    to: str | None = None
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ def link(session: Session, user_id: str, member: Customer, *, now: dt.datetime, 
             raise LinkRefused("this chat's own membership has points")
         own.wa_user_id = None
         session.flush()
-        erasure.erase(session, own.id, now=now, actor="bot:link", hash_key=hash_key, reason="linked to a phone")
+        erasure.erase(session, own.id, now=now, actor="bot:link", hash_key=hash_key, reason="linked")
     member.wa_user_id = user_id
     session.flush()
     return member

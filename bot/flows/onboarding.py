@@ -41,7 +41,20 @@ def start(turn: Turn) -> list[Reply]:
             return [rp.text(greeting), *fallback(turn)]
         return [show_menu(turn, greeting)]
     turn.goto("language")
+    if customer is None and user_ids.is_user_id(turn.conv.phone):
+        return [language_question(turn, customer), link_hint(turn)]
     return [language_question(turn, customer)]
+
+
+def link_hint(turn: Turn) -> Reply:
+    """A chat without a phone number (a WhatsApp username) may belong to a member by phone: say how to link."""
+    lines = [
+        texts_for(lang, turn.config)._(
+            "Already a member with your phone number? Send LINK to connect this chat to your membership."
+        )
+        for lang in LANGUAGES
+    ]
+    return rp.text("\n".join(lines))
 
 
 def language_question(turn: Turn, customer: Customer | None, *, greet: bool = True) -> Reply:

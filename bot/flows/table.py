@@ -21,7 +21,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.flows import account, balance, common, handoff, onboarding, privacy, redemption, referral
+from bot.flows import account, balance, common, handoff, linking, onboarding, privacy, redemption, referral
 from bot.flows.turn import Handler
 from bot.keywords import Keywords
 
@@ -131,6 +131,12 @@ COMMANDS: dict[str, Command] = {
         ),
         reach=Reach.MEMBER,
     ),
+    # A chat known by WhatsApp user id only links the member's phone membership (a code to that chat).
+    "link": Command(
+        linking.ask_number,
+        words=("link", "link my number", "link my phone", "link number", "लिंक", "नंबर जोड़ें", "नंबर लिंक करें"),
+        reach=Reach.ANYONE,
+    ),
     "keep_data": Command(
         privacy.keep_data, words=("keep my data", "cancel deletion", "मेरा डेटा रखें"), reach=Reach.MEMBER
     ),
@@ -151,6 +157,9 @@ STATES: dict[str, State] = {
     "settings_language": State(account.change_language, buttons=("lang:",)),
     privacy.NAME_STATE: State(privacy.correct_name),
     privacy.ERASE_STATE: State(privacy.confirm_erasure, buttons=("erase:yes", "erase:no")),
+    # Onboarding states: a chat that is no member yet is answered by them, not sent back to the start.
+    linking.PHONE_STATE: State(linking.take_number, onboarding=True),
+    linking.CODE_STATE: State(linking.take_code, data=linking.DATA, onboarding=True),
 }
 
 
