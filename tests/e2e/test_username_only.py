@@ -73,7 +73,7 @@ def test_the_recorded_username_only_payload_is_answered_at_the_user_id(username:
     for reply in replies:
         assert reply.body["recipient"] == USER_ID
         assert "to" not in reply.body  # pywa sends a user id as the recipient, never as a phone number
-    assert "LINK" in replies[-1].text
+    assert "Send LINK" in replies[-1].text and "LINK भेजें" in replies[-1].text  # in both languages
 
 
 def test_a_username_only_sender_joins_as_a_member_without_a_phone(username: UsernameUser) -> None:
