@@ -51,6 +51,9 @@ def ask_number(turn: Turn) -> list[Reply]:
 
 
 def take_number(turn: Turn) -> list[Reply]:
+    escaped = _escape(turn)
+    if escaped is not None:
+        return escaped
     t = turn.t
     try:
         phone = _phone(turn)
@@ -84,6 +87,9 @@ def take_number(turn: Turn) -> list[Reply]:
 
 
 def take_code(turn: Turn) -> list[Reply]:
+    escaped = _escape(turn)
+    if escaped is not None:
+        return escaped
     t = turn.t
     expires = dt.datetime.fromisoformat(str(turn.data.get("link_expires")))
     if turn.now >= expires:
@@ -164,6 +170,17 @@ def _hash(turn: Turn, member_id: object, code: str) -> str:
 def _recent_codes(turn: Turn) -> list[str]:
     hour_ago = turn.now - dt.timedelta(hours=1)
     return [at for at in turn.data.get(SENT, []) if dt.datetime.fromisoformat(at) > hour_ago]
+
+
+def _escape(turn: Turn) -> list[Reply] | None:
+    """A command typed instead of a number or a code (MENU, HI, POINTS) ends the try and is answered."""
+    asked = turn.command.name if turn.command is not None else None
+    if asked is None or asked not in turn.table.commands:
+        return None
+    _leave(turn)
+    if turn.conv.state == "menu":
+        return turn.table.commands[asked].handler(turn)
+    return onboarding.start(turn)
 
 
 def _leave(turn: Turn) -> None:

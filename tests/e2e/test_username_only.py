@@ -164,3 +164,13 @@ def test_a_number_that_is_no_member_gets_the_same_answer_and_no_message(
     assert graph_api.delivered_to("919812345670") == []
     (refused,) = username.say("123456")
     assert "not right" in refused.text
+
+
+def test_a_command_instead_of_a_number_ends_the_try(username: UsernameUser) -> None:
+    username.say("hi")
+    username.press("lang:en", "English")
+    username.press("consent:yes", "Yes, please")
+    username.press("ref:no", "No")
+    username.say("link")
+    (points, *_) = username.say("points")
+    assert "0 points" in points.text
