@@ -91,7 +91,7 @@ def receive() -> tuple[Response, int]:
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         return jsonify(error="bad request", detail=_bad_body(exc)), 400
     if update.unknown_senders:
-        log.warning("webhook: %d message(s) without a usable phone number were acknowledged", update.unknown_senders)
+        log.warning("webhook: %d message(s) without a usable sender were acknowledged", update.unknown_senders)
     if update.dropped:
         log.warning("webhook: %d element(s) could not be read and were acknowledged", update.dropped)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
