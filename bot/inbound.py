@@ -131,12 +131,17 @@ def _values(body: Any, field: str = "messages") -> Iterator[dict[str, Any]]:
     entries = body.get("entry")
     if not isinstance(entries, list):
         raise PayloadError('"entry" must be a list')
-    for entry in entries:
+    # An odd entry or change costs only itself (logged once, when the messages are read).
+    for index, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("changes", []), list):
-            raise PayloadError('each entry must be an object with a "changes" list')
+            if field == "messages":
+                log.warning("webhook: entry %d dropped: not an object with a changes list", index)
+            continue
         for change in entry.get("changes", []):
             if not isinstance(change, dict) or not isinstance(change.get("value", {}), dict):
-                raise PayloadError('each change must be an object with a "value" object')
+                if field == "messages":
+                    log.warning("webhook: a change of entry %d dropped: not an object with a value object", index)
+                continue
             if change.get("field", "messages") == field:
                 yield change.get("value", {})
 

@@ -117,3 +117,11 @@ def test_poison_leaves_no_phone_number_or_text_in_the_logs(
     assert "dropped" in logged
     for secret in (BAD, GOOD, "secret", "caf"):
         assert secret not in logged
+
+
+def test_an_odd_entry_or_change_costs_only_itself(whatsapp: WhatsAppUser) -> None:
+    body = batch(_message(GOOD, "hi"))
+    body["entry"][0]["changes"].insert(0, {"field": "messages", "value": "not an object"})
+    body["entry"].insert(0, "not an entry")
+    assert whatsapp.post(body).status_code == 200
+    good_one_answered(whatsapp)
