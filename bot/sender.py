@@ -100,8 +100,9 @@ class PywaSender:
 def recipient(address: str) -> str:
     """What pywa is given for a chat's address: a number's digits (the wa_id form, sent as ``to``), or
     a username-only sender's business-scoped user id as it came, which pywa sends as ``recipient``."""
-    if address.startswith("+"):
-        return address[1:]
+    digits = address.lstrip("+")
+    if digits.isdigit():
+        return digits
     if RecipientType.from_recipient(address) not in (RecipientType.BSUID, RecipientType.PARENT_BSUID):
         # pywa would take it for a group id; Meta documents letters too, pywa 4.5 digits only.
         raise SendError("this WhatsApp user id is not in a form pywa can send to", code="recipient", transient=False)
