@@ -174,3 +174,22 @@ def test_a_command_instead_of_a_number_ends_the_try(username: UsernameUser) -> N
     username.say("link")
     (points, *_) = username.say("points")
     assert "0 points" in points.text
+
+
+def test_a_username_only_member_can_erase_their_data_and_the_user_id_goes_too(username: UsernameUser) -> None:
+    from bot.models import Conversation, InboundMessage, OutboxMessage
+
+    username.say("hi")
+    username.press("lang:en", "English")
+    username.press("consent:yes", "Yes, please")
+    username.press("ref:no", "No")
+    (question,) = username.say("delete my data")
+    assert ("erase:yes", "Yes, delete") in question.options
+    (farewell,) = username.press("erase:yes", "Yes, delete")
+    assert "erased" in farewell.text and farewell.body["recipient"] == USER_ID
+    (member,) = customers(username.live)
+    assert member.is_erased and member.wa_user_id is None and member.phone != USER_ID
+    with username.live.app.extensions["loyalty.db"].unit_of_work() as session:
+        for model in (InboundMessage, OutboxMessage, Conversation):
+            assert session.scalars(select(model).where(model.phone == USER_ID)).all() == [], model
+        assert session.scalars(select(InboundMessage).where(InboundMessage.wa_user_id == USER_ID)).all() == []
