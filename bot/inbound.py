@@ -45,7 +45,7 @@ class StatusUpdate:
 class PreferenceUpdate:
     """WhatsApp's "Stop promotions" / resume for one user (the ``user_preferences`` webhook)."""
 
-    phone: str
+    phone: str  # the member's address: E.164, or the user id of a member known by username only
     value: str  # stop | resume
     at: dt.datetime | None = None
 
@@ -271,7 +271,8 @@ def parse_preference(raw: Mapping[str, Any], country: int = 91) -> PreferenceUpd
     if raw.get("category") != "marketing_messages" or value not in ("stop", "resume"):
         return None
     phone = _e164(wa_id, country) if isinstance(wa_id, str) and wa_id.isdigit() else None
-    return PreferenceUpdate(phone, str(value), _timestamp(raw.get("timestamp"))) if phone else None
+    address = phone or clean.user_id(raw.get("user_id"))  # a username-only member is known by the user id
+    return PreferenceUpdate(address, str(value), _timestamp(raw.get("timestamp"))) if address else None
 
 
 def parse_system_preference(raw: Mapping[str, Any], country: int = 91) -> PreferenceUpdate | None:
