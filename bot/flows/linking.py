@@ -17,7 +17,6 @@ import hmac
 import secrets
 
 from bot import replies as rp
-from bot.flows import onboarding
 from bot.flows.common import show_menu
 from bot.flows.turn import Turn
 from bot.messages import Reply
@@ -136,7 +135,7 @@ def _link(turn: Turn, member: Customer) -> list[Reply]:
     )
     if member.opt_in_changed_at is None:  # enrolled at a till or by the ERP: onboarding asks what is missing
         turn.goto("start")
-        return [done, *onboarding.start(turn)]
+        return [done, *_start(turn)]
     turn.goto("menu")
     return [done, show_menu(turn)]
 
@@ -180,7 +179,23 @@ def _escape(turn: Turn) -> list[Reply] | None:
     _leave(turn)
     if turn.conv.state == "menu":
         return turn.table.commands[asked].handler(turn)
-    return onboarding.start(turn)
+    return _start(turn)
+
+
+def _start(turn: Turn) -> list[Reply]:
+    """First contact (``bot.flows.onboarding.start``), through the table: onboarding offers this flow."""
+    return turn.table.states["start"].handler(turn)
+
+
+def typed_a_number(turn: Turn) -> bool:
+    """A chat known by user id answered first contact with a phone number: it means "link this one"."""
+    if not user_ids.is_user_id(turn.conv.phone) or sum(ch.isdigit() for ch in turn.text) < 7:
+        return False
+    try:
+        _phone(turn)
+    except InvalidPhone:
+        return False
+    return True
 
 
 def _leave(turn: Turn) -> None:

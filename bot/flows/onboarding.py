@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from bot import notice
 from bot import replies as rp
+from bot.flows import linking
 from bot.flows.common import CONSENT_SOURCE, MEDIA_KINDS, button_or_word, fallback, first_name, show_menu
 from bot.flows.referral import apply_code
 from bot.flows.turn import Turn
@@ -82,6 +83,8 @@ def picked_language(turn: Turn) -> str | None:
 
 def choose_language(turn: Turn) -> list[Reply]:
     lang = picked_language(turn)
+    if lang is None and linking.typed_a_number(turn):
+        return linking.take_number(turn)
     if lang is None:
         return [language_question(turn, turn.customer)]
     turn.conv.language = lang

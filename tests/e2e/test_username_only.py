@@ -193,3 +193,18 @@ def test_a_username_only_member_can_erase_their_data_and_the_user_id_goes_too(us
         for model in (InboundMessage, OutboxMessage, Conversation):
             assert session.scalars(select(model).where(model.phone == USER_ID)).all() == [], model
         assert session.scalars(select(InboundMessage).where(InboundMessage.wa_user_id == USER_ID)).all() == []
+
+
+def test_a_number_typed_at_first_contact_asks_for_the_code_too(
+    username: UsernameUser, graph_api: FakeGraphAPI, phone_member: int
+) -> None:
+    username.say("hi")
+    (answer,) = username.say("98123 45678")
+    assert "6-digit code" in answer.text
+    (to_phone,) = graph_api.delivered_to(PHONE)
+    found = CODE.search(to_phone.text)
+    assert found is not None
+    (done, *_) = username.say(found.group(1))
+    assert "linked" in done.text
+    (member,) = customers(username.live)
+    assert (member.id, member.wa_user_id) == (phone_member, USER_ID)
