@@ -22,7 +22,7 @@ class InboundMessage(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     wa_message_id: Mapped[str] = mapped_column(String(200), unique=True)
     phone: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), index=True)  # E.164, or a WhatsApp user id
-    wa_user_id: Mapped[str | None] = mapped_column(String(128))
+    wa_user_id: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
     kind: Mapped[str] = mapped_column(String(32))
     text: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -43,7 +43,7 @@ class Customer(Base):
     language: Mapped[str] = mapped_column(String(8), default="en")
     source: Mapped[str] = mapped_column(String(16), default="whatsapp")
     erp_customer_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    wa_user_id: Mapped[str | None] = mapped_column(String(128), index=True, unique=True)
+    wa_user_id: Mapped[str | None] = mapped_column(String(140), index=True, unique=True)  # up to "XX.ENT." + 128
 
     # Consent flags: a cache of the newest row per purpose in the consent ledger (``domain.consents``).
     opted_in: Mapped[bool] = mapped_column(default=False)  # service messages

@@ -208,3 +208,15 @@ def test_a_number_typed_at_first_contact_asks_for_the_code_too(
     assert "linked" in done.text
     (member,) = customers(username.live)
     assert (member.id, member.wa_user_id) == (phone_member, USER_ID)
+
+
+def test_the_longest_documented_user_id_is_stored_and_answered(username: UsernameUser, graph_api: FakeGraphAPI) -> None:
+    from bot.models import InboundMessage
+
+    longest = "US.ENT." + "1" * 128  # a parent id: "ENT." and then up to 128 characters
+    username.send(meta.username_only(meta.text("0", "hi", user_id=longest, name="Ravi")))
+    replies = graph_api.delivered_to(longest)
+    assert replies and all(reply.body["recipient"] == longest for reply in replies)
+    with username.live.app.extensions["loyalty.db"].unit_of_work() as session:
+        (stored,) = session.scalars(select(InboundMessage)).all()
+    assert (stored.phone, stored.wa_user_id) == (longest, longest)
