@@ -16,10 +16,13 @@ import hashlib
 import hmac
 import secrets
 
+from sqlalchemy import update
+
 from bot import replies as rp
 from bot.flows.common import show_menu
 from bot.flows.turn import Turn
 from bot.messages import Reply
+from bot.models import Conversation
 from bot.texts import texts_for
 from domain import ledger, user_ids
 from domain.customers import Customer, find_by_phone
@@ -116,6 +119,7 @@ def _wrong_code(turn: Turn) -> list[Reply]:
 
 
 def _link(turn: Turn, member: Customer) -> list[Reply]:
+    before = member.wa_user_id
     try:
         user_ids.link(turn.session, turn.conv.phone, member, now=turn.now, hash_key=privacy_key(turn.config))
     except user_ids.LinkRefused:
@@ -124,6 +128,8 @@ def _link(turn: Turn, member: Customer) -> list[Reply]:
             "This chat has a membership with points of its own, so it cannot be linked. Please ask our staff."
         )
         return [rp.text(refused)]
+    if before is not None and before != turn.conv.phone:
+        _unlink_chat(turn, before)
     turn.remember(member)
     turn.conv.language = member.language
     done = rp.text(
@@ -138,6 +144,16 @@ def _link(turn: Turn, member: Customer) -> list[Reply]:
         return [done, *_start(turn)]
     turn.goto("menu")
     return [done, show_menu(turn)]
+
+
+def _unlink_chat(turn: Turn, user_id: str) -> None:
+    """The chat the membership was linked to before no longer speaks for it (the number proved it is elsewhere)."""
+    turn.session.execute(
+        update(Conversation)
+        .where(Conversation.phone == user_id)
+        .values(customer_id=None, state="start")
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _phone(turn: Turn) -> str:

@@ -31,16 +31,16 @@ class UsernameUser(WhatsAppUser):
 
     def say(self, text: str, **kw: Any) -> list[Recorded]:
         before = len(self.replies())
-        self.send(meta.username_only(meta.text("0", text, user_id=USER_ID, name="Meera", **kw)))
+        self.send(meta.username_only(meta.text("0", text, user_id=self.wa_id, name="Meera", **kw)))
         return self.replies()[before:]
 
     def press(self, button_id: str, title: str) -> list[Recorded]:
         before = len(self.replies())
-        self.send(meta.username_only(meta.button_reply("0", button_id, title, user_id=USER_ID, name="Meera")))
+        self.send(meta.username_only(meta.button_reply("0", button_id, title, user_id=self.wa_id, name="Meera")))
         return self.replies()[before:]
 
     def replies(self) -> list[Recorded]:
-        return self.graph_api.delivered_to(USER_ID)
+        return self.graph_api.delivered_to(self.wa_id)
 
 
 @pytest.fixture
@@ -220,3 +220,26 @@ def test_the_longest_documented_user_id_is_stored_and_answered(username: Usernam
     with username.live.app.extensions["loyalty.db"].unit_of_work() as session:
         (stored,) = session.scalars(select(InboundMessage)).all()
     assert (stored.phone, stored.wa_user_id) == (longest, longest)
+
+
+def test_linking_the_number_from_another_chat_unlinks_the_first(
+    username: UsernameUser, live_app: LiveApp, graph_api: FakeGraphAPI, phone_member: int
+) -> None:
+    code, _ = _ask_code(username, graph_api)
+    username.say(code)
+    other = UsernameUser(live_app, graph_api, wa_id="IN.5550987654321000000")
+    try:
+        other.say("link")
+        before = len(graph_api.delivered_to(PHONE))
+        other.say("+91 98123 45678")
+        found = CODE.search(graph_api.delivered_to(PHONE)[before].text)
+        assert found is not None
+        other.say(found.group(1))
+        (points, *_) = other.say("points")
+        assert "120 points" in points.text
+    finally:
+        other.close()
+    (member,) = [c for c in customers(username.live) if c.id == phone_member]
+    assert member.wa_user_id == "IN.5550987654321000000"
+    first_again = username.say("points")
+    assert all("120 points" not in reply.text for reply in first_again)  # the first chat no longer speaks for it
