@@ -11,7 +11,7 @@ from admin.blueprint import bp
 from admin.forms import ActionForm, ReplyForm, SimulatorForm
 from admin.security import EVERYONE, allow
 from admin.web import PER_PAGE, actor, cc, make_page, now, offset_for, page_number, unit_of_work
-from domain import simulator_history, suppression
+from domain import simulator_history, suppression, user_ids
 from domain.customers import Customer
 from domain.phones import normalize_phone
 from runtime.config import privacy_key
@@ -19,6 +19,11 @@ from runtime.config import privacy_key
 
 def _phone(raw: str) -> str:
     return normalize_phone(raw, cc())
+
+
+def _address(raw: str) -> str:
+    """A conversation's address: a phone in any format, or the WhatsApp user id of a username-only chat."""
+    return raw if user_ids.is_user_id(raw) else _phone(raw)
 
 
 @bp.route("/conversations")
@@ -32,6 +37,8 @@ def conversations() -> ResponseReturnValue:
         rows = api.waiting(db)[start : start + PER_PAGE + 1]
         phones = [c.phone for c in rows]
         names = dict(db.execute(select(Customer.phone, Customer.name).where(Customer.phone.in_(phones))).all())
+        by_user_id = select(Customer.wa_user_id, Customer.name).where(Customer.wa_user_id.in_(phones))
+        names |= {user_id: name for user_id, name in db.execute(by_user_id).all() if user_id not in names}
     return render_template("admin/conversations.html", page=make_page(rows, number), names=names, now=now())
 
 
@@ -40,11 +47,11 @@ def conversations() -> ResponseReturnValue:
 def conversation(phone: str) -> ResponseReturnValue:
     from bot import api
 
-    e164 = _phone(phone)
+    e164 = _address(phone)
     with unit_of_work() as db:
         messages = api.thread(db, e164, limit=100)
         conv = api.conversation_state(db, e164, now())
-        customer = db.scalar(select(Customer).where(Customer.phone == e164))
+        customer = user_ids.find_member(db, e164)
         if customer is None and suppression.is_suppressed(db, privacy_key(current_app.config), phone=e164):
             abort(404)  # an erased person's number: nothing to show, not even the number
         is_open = bool(conv is not None and conv.window_open)
@@ -66,7 +73,7 @@ def conversation_reply(phone: str) -> ResponseReturnValue:
     """Staff answer in the customer's 24-hour window; outside it WhatsApp allows only templates."""
     from bot import api
 
-    e164 = _phone(phone)
+    e164 = _address(phone)
     form = ReplyForm()
     if not form.validate_on_submit():
         flash("Write a reply first (at most 4000 characters).", "error")
@@ -82,7 +89,7 @@ def conversation_reply(phone: str) -> ResponseReturnValue:
 def conversation_hand_back(phone: str) -> ResponseReturnValue:
     from bot import api
 
-    e164 = _phone(phone)
+    e164 = _address(phone)
     with unit_of_work() as db:
         api.hand_back(db, e164, actor=actor(), now=now())
     flash("Handed back to the bot.", "success")
@@ -94,7 +101,7 @@ def conversation_hand_back(phone: str) -> ResponseReturnValue:
 def conversation_take_over(phone: str) -> ResponseReturnValue:
     from bot import api
 
-    e164 = _phone(phone)
+    e164 = _address(phone)
     with unit_of_work() as db:
         api.take_over(db, e164, actor=actor(), now=now())
     flash("You have the conversation; the bot stays quiet until you hand it back.", "success")

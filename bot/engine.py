@@ -30,7 +30,8 @@ from bot.flows.turn import Turn
 from bot.messages import Incoming, NeedsSavepoint, Reply
 from bot.models import Conversation
 from bot.texts import texts_for
-from domain.customers import Customer, find_by_phone
+from domain import user_ids
+from domain.customers import Customer
 from domain.errors import DomainError
 
 log = logging.getLogger(__name__)
@@ -193,7 +194,7 @@ def _language(session: Session, phone: str) -> str | None:
     conv = session.get(Conversation, phone)
     if conv is not None and conv.language:
         return conv.language
-    customer: Customer | None = find_by_phone(session, phone)
+    customer: Customer | None = user_ids.find_member(session, phone)
     return customer.language if customer is not None else None
 
 

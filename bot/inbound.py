@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import payload_clean as clean
 from bot.messages import Incoming
 from domain.errors import InvalidPhone
 from domain.phones import normalize_phone
 
 MEDIA_KINDS = ("image", "sticker", "audio", "video", "document")
+log = logging.getLogger(__name__)
 _JOIN = re.compile(r"^\s*join\s+([A-Za-z0-9_-]{3,32})\s*$", re.IGNORECASE)
 
 
@@ -42,7 +45,7 @@ class StatusUpdate:
 class PreferenceUpdate:
     """WhatsApp's "Stop promotions" / resume for one user (the ``user_preferences`` webhook)."""
 
-    phone: str
+    phone: str  # the member's address: E.164, or the user id of a member known by username only
     value: str  # stop | resume
     at: dt.datetime | None = None
 
@@ -61,8 +64,9 @@ class Update:
 
     messages: tuple[ParsedMessage, ...] = ()
     statuses: tuple[StatusUpdate, ...] = ()
-    unknown_senders: int = 0  # messages whose sender had no phone number we could use
+    unknown_senders: int = 0  # messages whose sender had no phone number or user id we could use
     preferences: tuple[PreferenceUpdate, ...] = ()
+    dropped: int = 0  # elements that could not be read or stored (each logged on its own)
 
 
 def parse(body: Any, default_country_code: int = 91) -> Update:
@@ -76,20 +80,46 @@ def parse(body: Any, default_country_code: int = 91) -> Update:
         for raw in _list(value.get("user_preferences"))
         if (found := parse_preference(raw, default_country_code)) is not None
     ]
-    unknown = 0
+    unknown = dropped = 0
     for value in values:
-        for raw in _list(value.get("messages")):
-            changed = parse_system_preference(raw, default_country_code)
-            if changed is not None:
-                preferences.append(changed)
+        contacts = _list(value.get("contacts"))
+        for index, raw in enumerate(_list(value.get("messages"))):
+            try:
+                changed = parse_system_preference(raw, default_country_code)
+                if changed is not None:
+                    preferences.append(changed)
+                    continue
+                parsed = parse_message(raw, contacts, default_country_code)
+            except UNREADABLE as exc:  # whatever Meta (or someone) sends, it costs this element only
+                log.warning("webhook: message %d of a change dropped: %s", index, _reason(exc))
+                dropped += 1
                 continue
-            parsed = parse_message(raw, _list(value.get("contacts")), default_country_code)
             if parsed is None:
                 unknown += 1
             else:
                 messages.append(parsed)
-        statuses.extend(s for s in map(parse_status, _list(value.get("statuses"))) if s is not None)
-    return Update(tuple(messages), tuple(statuses), unknown, tuple(preferences))
+        for index, raw in enumerate(_list(value.get("statuses"))):
+            try:
+                report = parse_status(raw)
+            except UNREADABLE as exc:
+                log.warning("webhook: status %d of a change dropped: %s", index, _reason(exc))
+                dropped += 1
+                continue
+            if report is not None:
+                statuses.append(report)
+    return Update(tuple(messages), tuple(statuses), unknown, tuple(preferences), dropped)
+
+
+class Unusable(ValueError):
+    """One element of a batch that cannot be stored (its id is too long, ...); the rest can."""
+
+
+# What reading one odd element can raise: a type where another was expected, too deep a value, ...
+UNREADABLE = (ValueError, TypeError, AttributeError, KeyError, IndexError, RecursionError, UnicodeError)
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, Unusable) else f"unreadable ({type(exc).__name__})"
 
 
 def _values(body: Any, field: str = "messages") -> Iterator[dict[str, Any]]:
@@ -101,12 +131,17 @@ def _values(body: Any, field: str = "messages") -> Iterator[dict[str, Any]]:
     entries = body.get("entry")
     if not isinstance(entries, list):
         raise PayloadError('"entry" must be a list')
-    for entry in entries:
+    # An odd entry or change costs only itself (logged once, when the messages are read).
+    for index, entry in enumerate(entries):
         if not isinstance(entry, dict) or not isinstance(entry.get("changes", []), list):
-            raise PayloadError('each entry must be an object with a "changes" list')
+            if field == "messages":
+                log.warning("webhook: entry %d dropped: not an object with a changes list", index)
+            continue
         for change in entry.get("changes", []):
             if not isinstance(change, dict) or not isinstance(change.get("value", {}), dict):
-                raise PayloadError('each change must be an object with a "value" object')
+                if field == "messages":
+                    log.warning("webhook: a change of entry %d dropped: not an object with a value object", index)
+                continue
             if change.get("field", "messages") == field:
                 yield change.get("value", {})
 
@@ -115,25 +150,43 @@ def _list(value: Any) -> list[dict[str, Any]]:
     return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _message_id(value: Any) -> str | None:
+    """WhatsApp's id, if it fits the column (``Unusable`` if it does not: it could never be de-duplicated)."""
+    found = _str(value)
+    if found is not None and len(found) > clean.MAX_ID:
+        raise Unusable(f"its id is {len(found)} characters long (at most {clean.MAX_ID})")
+    return found
+
+
 def parse_message(raw: Mapping[str, Any], contacts: list[dict[str, Any]], country: int = 91) -> ParsedMessage | None:
-    """One message object; ``None`` when it carries no usable phone number or id."""
+    """One message object; ``None`` when it carries no usable sender (phone number or user id) or id.
+
+    The chat's address is the phone number when Meta sends one, else the business-scoped user
+    id of a sender with a WhatsApp username (``from`` absent, ``from_user_id`` and the contact's
+    ``user_id`` present): that sender is answered, and known, by the user id.
+    """
     contact = _contact_for(raw, contacts)
-    phone = _phone(raw, contact, country)
-    message_id = raw.get("id")
-    if phone is None or not isinstance(message_id, str) or not message_id:
+    user_id = _user_id(raw, contact)
+    address = _phone(raw, contact, country) or user_id
+    message_id = _message_id(raw.get("id"))
+    if address is None or message_id is None:
         return None
     kind, text, reply_id = _content(raw)
     incoming = Incoming(
         message_id=message_id,
-        phone=phone,
+        phone=address,
         kind=kind,
         text=text,
         reply_id=reply_id,
-        wa_user_id=_str(contact.get("user_id")) or _str(raw.get("from_user_id")),
-        profile_name=_str((contact.get("profile") or {}).get("name")),
+        wa_user_id=user_id,
+        profile_name=clean.name(_dict(contact.get("profile")).get("name")),
         referral_code=_referral_code(text if kind == "text" else None),
     )
-    return ParsedMessage(incoming, dict(raw))
+    return ParsedMessage(incoming, clean.clean_json(dict(raw)))
 
 
 def _contact_for(raw: Mapping[str, Any], contacts: list[dict[str, Any]]) -> dict[str, Any]:
@@ -146,6 +199,15 @@ def _contact_for(raw: Mapping[str, Any], contacts: list[dict[str, Any]]) -> dict
         if sender_user and contact.get("user_id") == sender_user:
             return contact
     return contacts[0] if len(contacts) == 1 else {}
+
+
+def _user_id(raw: Mapping[str, Any], contact: Mapping[str, Any]) -> str | None:
+    """The sender's business-scoped user id, wherever this generation of the payload puts it."""
+    for candidate in (contact.get("user_id"), raw.get("from_user_id"), raw.get("from")):
+        found = clean.user_id(candidate)
+        if found is not None:
+            return found
+    return None
 
 
 def _phone(raw: Mapping[str, Any], contact: Mapping[str, Any], country: int) -> str | None:
@@ -209,7 +271,8 @@ def parse_preference(raw: Mapping[str, Any], country: int = 91) -> PreferenceUpd
     if raw.get("category") != "marketing_messages" or value not in ("stop", "resume"):
         return None
     phone = _e164(wa_id, country) if isinstance(wa_id, str) and wa_id.isdigit() else None
-    return PreferenceUpdate(phone, str(value), _timestamp(raw.get("timestamp"))) if phone else None
+    address = phone or clean.user_id(raw.get("user_id"))  # a username-only member is known by the user id
+    return PreferenceUpdate(address, str(value), _timestamp(raw.get("timestamp"))) if address else None
 
 
 def parse_system_preference(raw: Mapping[str, Any], country: int = 91) -> PreferenceUpdate | None:
@@ -224,18 +287,19 @@ def parse_system_preference(raw: Mapping[str, Any], country: int = 91) -> Prefer
 
 
 def parse_status(raw: Mapping[str, Any]) -> StatusUpdate | None:
-    message_id, status = raw.get("id"), raw.get("status")
-    if not isinstance(message_id, str) or not isinstance(status, str):
+    message_id, status = _message_id(raw.get("id")), _str(raw.get("status"))
+    if message_id is None or status is None:
         return None
     errors = _list(raw.get("errors"))
     first = errors[0] if errors else {}
-    detail = (first.get("error_data") or {}).get("details") if isinstance(first.get("error_data"), dict) else None
-    reason = " - ".join(str(part) for part in (first.get("title"), detail or first.get("message")) if part)
+    detail = _str(_dict(first.get("error_data")).get("details"))
+    parts = (_str(first.get("title")), detail or _str(first.get("message")))
+    reason = " - ".join(part for part in parts if part)
     return StatusUpdate(
         wa_message_id=message_id,
-        status=status,
+        status=status[:16],
         at=_timestamp(raw.get("timestamp")),
-        error_code=str(first["code"]) if "code" in first else None,
+        error_code=clean.error_code(first.get("code")),
         error=reason[:300] or None,
     )
 
@@ -243,12 +307,13 @@ def parse_status(raw: Mapping[str, Any]) -> StatusUpdate | None:
 def _timestamp(value: Any) -> dt.datetime | None:
     try:
         return dt.datetime.fromtimestamp(int(value), dt.UTC)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, OSError):
         return None
 
 
 def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
+    """A non-empty string, cleaned of what no database stores (NUL, lone surrogates)."""
+    return (clean.clean_text(value) or None) if isinstance(value, str) else None
 
 
 def from_stored(

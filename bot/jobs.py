@@ -18,7 +18,7 @@ from bot import business_number, conversations, fast_retry, outbox, pipeline, st
 from bot.models import Conversation
 from bot.retry import RetryPolicy
 from bot.sender import Sender, deliver_many, dispatcher, send_now, sender_for, sender_threads
-from domain.customers import Customer
+from domain.customers import Customer, chat_address
 from domain.db import Database
 from domain.notifications import Notification
 from runtime import services
@@ -153,7 +153,7 @@ def dispatch_one(session: Session, notification: Notification, now: dt.datetime,
             message = _render(session, notification, customer, now, config)
             outbox.enqueue(
                 session,
-                customer.phone,
+                chat_address(customer),
                 message,
                 key=f"notification:{notification.id}",
                 now=now,
@@ -172,7 +172,7 @@ def _render(
     from bot import notify
 
     reply, template = notify.render(session, notification, customer, config)
-    conv = session.get(Conversation, customer.phone)
+    conv = session.get(Conversation, chat_address(customer))
     return reply if conv is not None and conversations.window_open(conv, now) else template
 
 

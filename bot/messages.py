@@ -30,7 +30,7 @@ class Incoming:
     """One inbound WhatsApp message, whatever its type, as the engine sees it."""
 
     message_id: str
-    phone: str  # E.164, from wa_id
+    phone: str  # the chat's address: E.164 from wa_id, or the user id of a sender known by username only
     # text | button | list | image | sticker | location | audio | video | document | contacts | reaction | unsupported
     kind: str
     text: str | None = None  # the typed text, or the title of the chosen option
@@ -71,6 +71,8 @@ class Reply:
     header: str | None = None
     footer: str | None = None
     preview_url: bool = False
+    # Another chat than the conversation's: the code that links a username-only chat goes to the phone's chat.
+    to: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.db import Base, UTCDateTime
 
+# A chat's address: an E.164 number, or the business-scoped user id of a sender known by username only.
+ADDRESS_LENGTH = 140
+
 
 class InboundMessage(Base):
     """Stored before it is handled; the unique WhatsApp id makes redeliveries no-ops."""
@@ -18,8 +21,8 @@ class InboundMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     wa_message_id: Mapped[str] = mapped_column(String(200), unique=True)
-    phone: Mapped[str] = mapped_column(String(20), index=True)
-    wa_user_id: Mapped[str | None] = mapped_column(String(128))
+    phone: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), index=True)  # E.164, or a WhatsApp user id
+    wa_user_id: Mapped[str | None] = mapped_column(String(ADDRESS_LENGTH))
     kind: Mapped[str] = mapped_column(String(32))
     text: Mapped[str | None] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -36,7 +39,7 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    phone: Mapped[str] = mapped_column(String(20), index=True)
+    phone: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), index=True)  # E.164, or a WhatsApp user id
     customer_id: Mapped[int | None] = mapped_column(index=True)
     # text | buttons | list | template
     kind: Mapped[str] = mapped_column(String(16))
@@ -64,7 +67,7 @@ class Conversation(Base):
 
     __tablename__ = "conversations"
 
-    phone: Mapped[str] = mapped_column(String(20), primary_key=True)
+    phone: Mapped[str] = mapped_column(String(ADDRESS_LENGTH), primary_key=True)  # E.164, or a WhatsApp user id
     customer_id: Mapped[int | None] = mapped_column(index=True)
     state: Mapped[str] = mapped_column(String(32), default="start")
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

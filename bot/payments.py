@@ -25,7 +25,7 @@ from bot.flows.payment import CONFIRM, DECLINE
 from bot.messages import Reply, Template
 from bot.models import Conversation, OutboxMessage
 from bot.texts import Texts, texts_for
-from domain.customers import Customer
+from domain.customers import Customer, chat_address
 from domain.notifications import Notification
 from domain.rules import load_rules
 
@@ -96,7 +96,7 @@ def send_payment_code(
         return
     rules = load_rules(session)
     t = texts_for(customer.language, config, rules.timezone)
-    conv = session.get(Conversation, customer.phone)
+    conv = session.get(Conversation, chat_address(customer))
     if conv is not None and conversations.window_open(conv, now):
         message: Reply | Template = payment_request(t, payment)
     else:
@@ -104,7 +104,7 @@ def send_payment_code(
         message = payment_template(name, t.language, payment.code)
     item = outbox.add(
         session,
-        customer.phone,
+        chat_address(customer),
         message,
         key=f"hold:{payment.hold_id}:code",
         now=now,

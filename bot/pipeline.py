@@ -22,6 +22,7 @@ callers and tests).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
@@ -217,7 +218,9 @@ def enqueue_replies(
     claim: bool | None = None  # decided by the first reply's INSERT, which checks for unsent rows itself
     for index, reply in enumerate(replies):
         key = f"reply:{incoming.message_id}:{index}"
-        if claim is None:
+        if reply.to is not None and reply.to != incoming.phone:
+            row = _elsewhere(session, reply, key, now)
+        elif claim is None:
             row = outbox.add_behind_pending(session, incoming.phone, reply, key=key, now=now, customer_id=customer_id)
             claim = row.lease_until is not None if row is not None else not outbox.has_pending(session, incoming.phone)
         else:
@@ -225,6 +228,13 @@ def enqueue_replies(
         if row is not None:
             rows.append(row)
     return rows
+
+
+def _elsewhere(session: Session, reply: Reply, key: str, now: dt.datetime) -> outbox.Outgoing | None:
+    """A reply to another chat (``Reply.to``): queued unclaimed, so the after-commit sender claims it
+    behind anything already waiting for that chat."""
+    assert reply.to is not None
+    return outbox.add(session, reply.to, dataclasses.replace(reply, to=None), key=key, now=now)
 
 
 # --- the transactions around stages 2 to 5 ------------------------------------------------------

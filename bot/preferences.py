@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.inbound import PreferenceUpdate
-from domain import consents
+from domain import consents, user_ids
 from domain.customers import Customer
 
 log = logging.getLogger(__name__)
@@ -31,7 +31,8 @@ def apply(session: Session, update: PreferenceUpdate, now: dt.datetime) -> bool:
     if update.value != "stop":
         log.debug("WhatsApp marketing preference %s: nothing to record", update.value)
         return False
-    customer = session.scalar(select(Customer).where(Customer.phone == update.phone).with_for_update())
+    by = Customer.wa_user_id if user_ids.is_user_id(update.phone) else Customer.phone
+    customer = session.scalar(select(Customer).where(by == update.phone).with_for_update())
     if customer is None:
         return False
     # Recorded when it reached us, so ledger rows stay in the order they were written; a redelivery

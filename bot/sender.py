@@ -20,6 +20,7 @@ from flask import Flask
 from pywa.client import WhatsApp
 from pywa.errors import WhatsAppError
 from pywa.types.callback import Button, Section, SectionList, SectionRow
+from pywa.types.sent_update import RecipientType
 from pywa.types.templates import TemplateLanguage
 from sqlalchemy.orm import Session
 
@@ -66,7 +67,7 @@ class PywaSender:
         self.phone_id = phone_id
 
     def send(self, phone: str, message: Reply | Template) -> str:
-        to = phone.lstrip("+")  # the wa_id form: digits only, never the business-scoped user id
+        to = recipient(phone)
         try:
             return self._send(to, message)
         except WhatsAppError as exc:
@@ -107,6 +108,18 @@ class PywaSender:
             components = [{"type": "body", "parameters": parameters}]
         language = TemplateLanguage(template.language)
         return self.client.send_template(to, template.name, language, components).id
+
+
+def recipient(address: str) -> str:
+    """What pywa is given for a chat's address: a number's digits (the wa_id form, sent as ``to``), or
+    a username-only sender's business-scoped user id as it came, which pywa sends as ``recipient``."""
+    digits = address.lstrip("+")
+    if digits.isdigit():
+        return digits
+    if RecipientType.from_recipient(address) not in (RecipientType.BSUID, RecipientType.PARENT_BSUID):
+        # pywa would take it for a group id; Meta documents letters too, pywa 4.5 digits only.
+        raise SendError("this WhatsApp user id is not in a form pywa can send to", code="recipient", transient=False)
+    return address
 
 
 class RebasingTransport(httpx.HTTPTransport):

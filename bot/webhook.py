@@ -22,7 +22,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pywa import utils as wa_utils
 from pywa.client import WhatsApp
 
-from bot import inbound, intake, notice, pipeline, preferences, status
+from bot import inbound, intake, notice, webhook_body, webhook_store
 from runtime import services
 from runtime.config import country_code
 
@@ -33,6 +33,7 @@ bp = Blueprint("webhook", __name__)
 
 def init_app(app: Flask) -> None:
     intake.check_mode(app)
+    webhook_body.check_config(app)
     app.extensions["bot.webhook"] = _verifier(app.config)
     app.register_blueprint(bp)
 
@@ -76,41 +77,44 @@ def verify() -> Response:
 
 @bp.post("/webhook")
 def receive() -> tuple[Response, int]:
-    body = request.get_data(cache=False)
+    try:
+        body = webhook_body.read(request, webhook_body.max_bytes(current_app.config))
+    except webhook_body.TooLarge:
+        response = jsonify(error="payload too large")
+        response.headers["Connection"] = "close"  # the rest of the body is never read
+        return response, 413
     rejected = _wa().webhook_update_validator(body, request.headers.get(wa_utils.HUB_SIG))
     if rejected:
         return jsonify(error=rejected[0].lower()), rejected[1]
     try:
         update = inbound.parse(json.loads(body), country_code(current_app.config))
-    except (ValueError, UnicodeDecodeError) as exc:
-        message = str(exc) if isinstance(exc, inbound.PayloadError) else "the body is not valid JSON"
-        return jsonify(error="bad request", detail=message), 400
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        return jsonify(error="bad request", detail=_bad_body(exc)), 400
     if update.unknown_senders:
-        log.warning("webhook: %d message(s) without a usable phone number were acknowledged", update.unknown_senders)
+        log.warning("webhook: %d message(s) without a usable sender were acknowledged", update.unknown_senders)
+    if update.dropped:
+        log.warning("webhook: %d element(s) could not be read and were acknowledged", update.dropped)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     notice.remember_host(app, request.host_url)
     return _handle(app, update)
 
 
+def _bad_body(exc: Exception) -> str:
+    if isinstance(exc, inbound.PayloadError):
+        return str(exc)
+    if isinstance(exc, RecursionError):
+        return "the body is nested too deeply"  # JSON 50,000 levels deep: no webhook looks like that
+    return "the body is not valid JSON"
+
+
 def _handle(app: Flask, update: inbound.Update) -> tuple[Response, int]:
-    """Store every message and status report in one transaction, answer, then hand the messages over.
+    """Store every message and status report, answer, then hand the messages over.
 
     Handling (flood check, engine, outbox) runs in ``bot.handling``'s threads after the
-    commit, so Meta's 200 waits for one INSERT per message, not for the engine.
+    commit, so Meta's 200 waits for one INSERT per batch, not for the engine.
     """
-    db, now = services.database(app), services.now(app)
-    messages = [(message.incoming, message.raw) for message in update.messages]
     try:
-        if update.statuses or update.preferences:
-            with db.unit_of_work() as session:
-                stored = pipeline.store_all_received(session.connection(), messages, now)
-                for report in update.statuses:
-                    status.apply(session, report, now)
-                preferences.apply_all(session, update.preferences, now)
-        else:
-            # The common case, messages only: a Core connection, no ORM session to build and flush.
-            with db.single_statement() as conn:  # one INSERT: no BEGIN/COMMIT round trips on PostgreSQL
-                stored = pipeline.store_all_received(conn, messages, now)
+        stored = webhook_store.store(services.database(app), update, services.now(app))
     except Exception:
         log.exception("webhook: could not store an update; Meta will redeliver it")
         return jsonify(error="temporarily unavailable"), 500

@@ -1,4 +1,4 @@
-"""Customers: one per E.164 phone number, however they first reached us."""
+"""Customers: one per E.164 phone number (or WhatsApp user id: ``domain.user_ids``), however they first reached us."""
 
 from __future__ import annotations
 
@@ -27,17 +27,23 @@ def erased_phone(customer_id: int) -> str:
     return f"{ERASED_PHONE_PREFIX}{customer_id}"
 
 
+def chat_address(customer: Customer) -> str:
+    """Where the bot writes to the member: the phone, else the WhatsApp user id of a username-only member."""
+    return customer.phone or customer.wa_user_id or erased_phone(customer.id)
+
+
 class Customer(Base):
     __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    phone: Mapped[str] = mapped_column(String(20), unique=True)
+    # E.164; none for a member who writes from a WhatsApp username only (known by ``wa_user_id``).
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     email: Mapped[str | None] = mapped_column(String(254))
     language: Mapped[str] = mapped_column(String(8), default="en")
     source: Mapped[str] = mapped_column(String(16), default="whatsapp")
     erp_customer_id: Mapped[str | None] = mapped_column(String(64), unique=True)
-    wa_user_id: Mapped[str | None] = mapped_column(String(128), index=True)
+    wa_user_id: Mapped[str | None] = mapped_column(String(140), index=True, unique=True)  # up to "XX.ENT." + 128
 
     # Consent flags: a cache of the newest row per purpose in the consent ledger (``domain.consents``).
     opted_in: Mapped[bool] = mapped_column(default=False)  # service messages

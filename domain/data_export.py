@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from domain import affiliates, birthdays, consents, data_requests, holds
 from domain.affiliate_models import Affiliate
-from domain.customers import Customer
+from domain.customers import Customer, chat_address
 from domain.ledger import LedgerEntry
 from domain.rewards import Redemption
 from domain.sales import Order, OrderReturn
@@ -73,7 +73,7 @@ def summary(session: Session, customer: Customer) -> Summary:
     own = _own_affiliate(session, customer)
     return Summary(
         name=customer.name,
-        phone=customer.phone,
+        phone=chat_address(customer),
         language=customer.language,
         birthday=customer.birthday,
         joined=customer.created_at,

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from domain import audit, consents, data_requests, holds, ledger, suppression
 from domain.affiliate_models import Affiliate
 from domain.audit import AuditEntry
-from domain.customers import Customer, erased_phone, unique_referral_code
+from domain.customers import Customer, chat_address, erased_phone, unique_referral_code
 from domain.data_requests import DataRequest
 from domain.errors import InvalidTransition
 from domain.ledger import LedgerEntry
@@ -93,7 +93,7 @@ def erase(
     customer = ledger.lock_customer(session, customer_id)
     if customer.is_erased:
         raise InvalidTransition(f"member {customer_id} was erased already")
-    phone, erp_id = customer.phone, customer.erp_customer_id
+    phone, erp_id = chat_address(customer), customer.erp_customer_id
     scrub = scrubber(phone, customer.name)
     voided = _void_vouchers(session, customer.id, now)
     released = _release_holds(session, customer, now)

@@ -53,6 +53,8 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_BASE_URL": None,
     # The key of the erased-phone suppression list's hashes; unset, SECRET_KEY (set it before rotating that).
     "PRIVACY_HASH_KEY": None,
+    # The largest webhook body read (bytes); Meta's updates are a few KB. Larger ones are answered 413 unread.
+    "WEBHOOK_MAX_BYTES": str(3 * 1024 * 1024),
     # The integration API (/api/v1).
     "HOLD_MINUTES": "15",  # how long a points payment at a till holds the points before they go back
     "API_RATE_LIMIT": None,  # per key or person, unless the key has its own rate (default 600/minute)

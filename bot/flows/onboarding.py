@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from bot import notice
 from bot import replies as rp
-from bot.flows import birthday, offers
+from bot.flows import birthday, linking, offers
 from bot.flows.common import CONSENT_SOURCE, MEDIA_KINDS, button_or_word, fallback, first_name, show_menu
 from bot.flows.referral import apply_code
 from bot.flows.turn import Turn
 from bot.keywords import normalize, yes_or_no
 from bot.messages import Reply
 from bot.texts import LANGUAGES, texts_for
-from domain import consents, referrals, suppression
+from domain import consents, referrals, suppression, user_ids
 from domain.customers import Customer, NewCustomer, enrol
 from runtime.config import privacy_key
 
@@ -44,7 +44,20 @@ def start(turn: Turn) -> list[Reply]:
             return [rp.text(greeting), *fallback(turn)]
         return [show_menu(turn, greeting)]
     turn.goto("language")
+    if customer is None and user_ids.is_user_id(turn.conv.phone):
+        return [language_question(turn, customer), link_hint(turn)]
     return [language_question(turn, customer)]
+
+
+def link_hint(turn: Turn) -> Reply:
+    """A chat without a phone number (a WhatsApp username) may belong to a member by phone: say how to link."""
+    lines = [
+        texts_for(lang, turn.config)._(
+            "Already a member with your phone number? Send LINK to connect this chat to your membership."
+        )
+        for lang in LANGUAGES
+    ]
+    return rp.text("\n".join(lines))
 
 
 def language_question(turn: Turn, customer: Customer | None, *, greet: bool = True) -> Reply:
@@ -72,6 +85,8 @@ def picked_language(turn: Turn) -> str | None:
 
 def choose_language(turn: Turn) -> list[Reply]:
     lang = picked_language(turn)
+    if lang is None and linking.typed_a_number(turn):
+        return linking.take_number(turn)
     if lang is None:
         return [language_question(turn, turn.customer)]
     turn.conv.language = lang
@@ -86,10 +101,12 @@ def choose_language(turn: Turn) -> list[Reply]:
 def ensure_customer(turn: Turn, language: str) -> Customer:
     """Enrol a new number, or recognise the customer the ERP already knows."""
     customer = turn.customer
-    if customer is None:
+    if customer is None and user_ids.is_user_id(turn.conv.phone):  # a username-only sender: no phone to enrol
+        customer, _ = user_ids.enrol(turn.session, turn.conv.phone, turn.incoming.profile_name, language, turn.now)
+    elif customer is None:
         new = NewCustomer(phone=turn.conv.phone, name=turn.incoming.profile_name, language=language)
         customer, created = enrol(turn.session, new, turn.now)
-        if created:
+        if created and customer.phone is not None:
             # Joining again by chat, after an erasure: the ERP may link this person again.
             suppression.lift(turn.session, privacy_key(turn.config), customer.phone)
     turn.remember(customer)

@@ -152,6 +152,8 @@ def affiliate_apply(turn: Turn) -> list[Reply]:
         return fallback(turn)
     customer, t = turn.require_customer(), turn.t
     turn.goto("menu")
+    if customer.phone is None:  # a username-only member: affiliates are paid and reached by phone
+        return [rp.text(t._("To become an affiliate, please write to us from your phone number."))]
     name = customer.name or turn.incoming.profile_name or customer.phone
     affiliates.apply(
         turn.session,

@@ -27,6 +27,7 @@ from bot.flows import (
     birthday,
     common,
     handoff,
+    linking,
     offers,
     onboarding,
     payment,
@@ -143,6 +144,12 @@ COMMANDS: dict[str, Command] = {
         ),
         reach=Reach.MEMBER,
     ),
+    # A chat known by WhatsApp user id only links the member's phone membership (a code to that chat).
+    "link": Command(
+        linking.ask_number,
+        words=("link", "link my number", "link my phone", "link number", "लिंक", "नंबर जोड़ें", "नंबर लिंक करें"),
+        reach=Reach.ANYONE,
+    ),
     "keep_data": Command(
         privacy.keep_data, words=("keep my data", "cancel deletion", "मेरा डेटा रखें"), reach=Reach.MEMBER
     ),
@@ -208,6 +215,9 @@ STATES: dict[str, State] = {
     privacy.NAME_STATE: State(privacy.correct_name),
     privacy.ERASE_STATE: State(privacy.confirm_erasure, buttons=("erase:yes", "erase:no")),
     birthday.STATE: State(birthday.answer),
+    # Onboarding states: a chat that is no member yet is answered by them, not sent back to the start.
+    linking.PHONE_STATE: State(linking.take_number, onboarding=True),
+    linking.CODE_STATE: State(linking.take_code, data=linking.DATA, onboarding=True),
 }
 
 

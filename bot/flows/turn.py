@@ -16,7 +16,8 @@ from bot.keywords import Command, Keywords
 from bot.messages import Incoming, Reply
 from bot.models import Conversation
 from bot.texts import LANGUAGES, Texts, texts_for
-from domain.customers import Customer, find_by_phone
+from domain import user_ids
+from domain.customers import Customer
 from domain.rules import RULES_KEY, ProgramRules, Setting, load_rules
 
 Handler = Callable[["Turn"], list[Reply]]
@@ -36,6 +37,8 @@ class Table(Protocol):
     def keywords(self) -> Keywords: ...
     @property
     def commands(self) -> Mapping[str, Answers]: ...
+    @property
+    def states(self) -> Mapping[str, Answers]: ...
     @property
     def state_keys(self) -> tuple[str, ...]: ...
 
@@ -82,8 +85,8 @@ class Turn:
                 self._customer = self.session.get(Customer, self.conv.customer_id)
             elif self.conv.phone.startswith("+"):  # already E.164: no need to parse it again
                 self._customer = self.session.scalar(select(Customer).where(Customer.phone == self.conv.phone))
-            else:
-                self._customer = find_by_phone(self.session, self.conv.phone)
+            else:  # a username-only sender's user id (or a number stored in another form)
+                self._customer = user_ids.find_member(self.session, self.conv.phone)
             self._customer_known = True
         return self._customer
 

@@ -205,15 +205,13 @@ class FakeGraphAPI:
             return failure.status, {"error": failure.error}, None
         wa_id = f"wamid.FAKE{next(self._ids):08d}"
         to = str(body.get("to") or "")
-        return (
-            200,
-            {
-                "messaging_product": "whatsapp",
-                "contacts": [{"input": to, "wa_id": to.lstrip("+")}],
-                "messages": [{"id": wa_id}],
-            },
-            wa_id,
+        # Sent to a business-scoped user id (``recipient``), Meta answers with ``user_id`` and no ``wa_id``.
+        contact = (
+            {"input": to, "wa_id": to.lstrip("+")}
+            if to
+            else {"input": body.get("recipient"), "user_id": body.get("recipient")}
         )
+        return 200, {"messaging_product": "whatsapp", "contacts": [contact], "messages": [{"id": wa_id}]}, wa_id
 
 
 def _handler_for(api: FakeGraphAPI) -> type[BaseHTTPRequestHandler]:

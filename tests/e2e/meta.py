@@ -116,3 +116,15 @@ def status(
 
 def encode(body: dict[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
+
+
+def username_only(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` as a sender with a WhatsApp username and no phone number sends it: each contact keeps only
+    its ``user_id`` (and profile), each message has ``from_user_id`` and no ``from``."""
+    value = body["entry"][0]["changes"][0]["value"]
+    for found in value.get("contacts", []):
+        found.pop("wa_id", None)
+        assert "user_id" in found, "build the body with user_id=..."
+    for msg in value.get("messages", []):
+        msg.pop("from", None)
+    return body

@@ -82,3 +82,41 @@ def test_the_simulator_chats_with_the_real_bot(app: Flask, database: Database) -
     assert "+919876543210" in page
     bad = client.post("/admin/simulator", data={"csrf_token": token, "phone": "", "text": "hi"})
     assert bad.status_code == 400
+
+
+def test_a_username_only_chat_has_its_thread_and_staff_replies_go_to_the_user_id(
+    app: Flask, database: Database, clock: FrozenClock
+) -> None:
+    from domain import user_ids
+
+    user_id = "IN.5550987654321098765"
+    with database.unit_of_work() as session:
+        user_ids.enrol(session, user_id, "Meera Username", "en", clock.now())
+        conv = conversations.load(session, user_id, clock.now())
+        conv.last_inbound_at, conv.handoff, conv.handoff_at = clock.now(), True, clock.now()
+    client = staff_client(app, database, "support")
+    assert "Meera Username" in client.get("/admin/conversations").get_data(as_text=True)
+    thread = client.get(f"/admin/conversations/{user_id}")
+    assert thread.status_code == 200 and "Meera Username" in thread.get_data(as_text=True)
+    token = csrf_token(client, f"/admin/conversations/{user_id}")
+    client.post(f"/admin/conversations/{user_id}/reply", data={"csrf_token": token, "text": "Hello from the shop"})
+    with database.unit_of_work() as session:
+        sent = session.scalar(select(OutboxMessage).where(OutboxMessage.origin == "staff"))
+    assert sent is not None and sent.phone == user_id
+
+
+def test_a_member_without_a_phone_shows_the_user_id_in_the_console(
+    app: Flask, database: Database, clock: FrozenClock
+) -> None:
+    from domain import user_ids
+
+    with database.unit_of_work() as session:
+        member, _ = user_ids.enrol(session, "IN.5550987654321098765", None, "en", clock.now())
+        member_id = member.id
+    client = staff_client(app, database, "support")
+    for page in ("/admin/customers", f"/admin/customers/{member_id}"):
+        text = client.get(page).get_data(as_text=True)
+        assert "IN.5550987654321098765" in text and ">None<" not in text
+    assert "/admin/conversations/IN.5550987654321098765" in client.get(f"/admin/customers/{member_id}").get_data(
+        as_text=True
+    )

@@ -15,7 +15,18 @@ SOURCE = "\n".join(path.read_text() for path in sorted(FLOWS.glob("*.py")) if pa
 
 def test_onboarding_states_are_all_handled() -> None:
     assert set(STATES) >= TABLE.onboarding
-    assert TABLE.onboarding == {"start", "language", "consent", "marketing", "referral_question", "referral_code"}
+    # The LINK flow's questions count too: a chat that is no member yet must reach them, not the start.
+    expected = {
+        "start",
+        "language",
+        "consent",
+        "marketing",
+        "referral_question",
+        "referral_code",
+        "link_phone",
+        "link_code",
+    }
+    assert TABLE.onboarding == expected
 
 
 def test_every_state_a_flow_moves_to_is_in_the_table() -> None:
@@ -40,9 +51,12 @@ def test_every_command_can_be_typed() -> None:
     assert "join" in COMMANDS and COMMANDS["join"].code_words
 
 
-def test_only_stop_and_agent_interrupt_onboarding_and_only_withdrawals_start_and_payments_reach_staff() -> None:
-    """A cashier waiting on a points payment is not held up by staff having the conversation, nor is a withdrawal."""
-    assert {name for name, c in COMMANDS.items() if c.reach is Reach.ANYONE} == {"stop", "agent"}
+def test_only_stop_agent_and_link_interrupt_onboarding_and_only_withdrawals_start_and_payments_reach_staff() -> None:
+    """A cashier waiting on a points payment is not held up by staff having the conversation, nor is a withdrawal.
+
+    LINK: a username-only chat may belong to a member by phone, whom onboarding would enrol a second time.
+    """
+    assert {name for name, c in COMMANDS.items() if c.reach is Reach.ANYONE} == {"stop", "agent", "link"}
     assert {name for name, c in COMMANDS.items() if c.reach is Reach.CONSENTED} == {"start"}
     assert {name for name, c in COMMANDS.items() if c.while_handed_off} == {
         "stop",

@@ -47,3 +47,20 @@ def test_stop_promotions_in_whatsapp_is_a_marketing_withdrawal(app: Flask, datab
         assert rows[-1] == (MARKETING, False, "stop_promotions") and len(rows) == 3
     with database.unit_of_work() as s:
         assert s.scalars(select(InboundMessage)).all() == []  # a preference is not a message to answer
+
+
+def test_stop_promotions_from_a_username_only_member(app: Flask, database: Database, webhook: Poster) -> None:
+    from domain import user_ids
+
+    user_id = "IN.5550987654321098765"
+    with database.unit_of_work() as s:
+        c, _ = user_ids.enrol(s, user_id, "Meera", "en", NOW)
+        for purpose in consents.PURPOSES:
+            consents.record(s, c, purpose, True, channel="whatsapp", now=NOW)
+    entry = {"user_id": user_id, "category": "marketing_messages", "value": "stop", "timestamp": 1781517600}
+    stop = meta.envelope({"contacts": [{"user_id": user_id}], "user_preferences": [entry]})
+    stop["entry"][0]["changes"][0]["field"] = "user_preferences"
+    assert webhook.post(stop).status_code == 200
+    with database.unit_of_work() as s:
+        customer = s.scalars(select(Customer)).one()
+        assert (customer.opted_in, customer.marketing_opt_in) == (True, False)

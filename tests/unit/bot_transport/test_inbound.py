@@ -94,11 +94,16 @@ def test_failed_status_carries_code_and_reason() -> None:
     assert report.error is not None and "Re-engagement" in report.error and "24 hours" in report.error
 
 
-def test_a_sender_with_only_a_user_id_is_counted_not_guessed() -> None:
-    body = load("text_with_user_id.json")
+def test_a_sender_with_only_a_user_id_is_addressed_by_it() -> None:
+    msg = only_message("text_username_only.json")
+    assert (msg.phone, msg.wa_user_id) == ("IN.5550987654321098765", "IN.5550987654321098765")
+    assert (msg.profile_name, msg.text) == ("Meera", "Hello, I would like to join")
+
+
+def test_a_sender_with_neither_a_phone_nor_a_well_formed_user_id_is_counted_not_guessed() -> None:
+    body = load("text_username_only.json")
     value = body["entry"][0]["changes"][0]["value"]
-    del value["contacts"][0]["wa_id"]
-    del value["messages"][0]["from"]
+    value["contacts"][0]["user_id"] = value["messages"][0]["from_user_id"] = "not a user id"
     update = parse(body)
     assert update.messages == () and update.unknown_senders == 1
 
