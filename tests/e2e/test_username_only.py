@@ -80,7 +80,9 @@ def test_a_username_only_sender_joins_as_a_member_without_a_phone(username: User
     username.say("hi")
     (consent,) = username.press("lang:en", "English")
     assert ("consent:yes", "Yes, please") in consent.options
-    (*_, referral) = username.press("consent:yes", "Yes, please")
+    (*_, offers) = username.press("consent:yes", "Yes, please")
+    assert any(option == "marketing:no" for option, _ in offers.options)
+    (*_, referral) = username.press("marketing:no", "No thanks")
     assert any(option == "ref:no" for option, _ in referral.options)
     username.press("ref:no", "No")
     (member,) = customers(username.live)
