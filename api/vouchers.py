@@ -1,7 +1,7 @@
 """Rewards and vouchers: the live catalog, redeeming points for a voucher, using a voucher at the till.
 
-A voucher redeemed again by the same caller for the same ``order_id`` answers as the first time;
-anyone else, or another order, is told ``voucher_not_valid`` with the ``voucher_status``.
+A voucher redeemed a second time is refused, ``voucher_not_valid`` with the ``voucher_status``
+(``used``); a till's retry after a timeout gets its first answer again through ``Idempotency-Key``.
 """
 
 from __future__ import annotations
