@@ -32,23 +32,26 @@ def test_the_same_key_and_body_replay_the_first_answer(app: Flask, client: Any, 
     assert again.get_json() == first.get_json()
     spaced = client.post(
         "/api/v1/transactions",
-        data='{ "amount": "1000.00",  "member_id": %d, "order_id": "POS-1" }' % cid,
+        data=f'{{ "amount": "1000.00",  "member_id": {cid}, "order_id": "POS-1" }}',
         content_type="application/json",
         headers={**api.headers, "Idempotency-Key": "k-1"},
     )
     assert spaced.status_code == 201 and spaced.headers["Idempotent-Replayed"] == "true"
-    reused = problem(api.post("/api/v1/transactions", sale(cid, amount="2000.00"), key="k-1"), 422, "idempotency_key_reused")
+    reused = problem(
+        api.post("/api/v1/transactions", sale(cid, amount="2000.00"), key="k-1"), 422, "idempotency_key_reused"
+    )
     assert "k-1" in reused["detail"]
-    problem(api.post("/api/v1/returns", {"return_id": "R", "order_id": "POS-1", "amount": "1"}, key="k-1"), 422,
-            "idempotency_key_reused")
+    problem(
+        api.post("/api/v1/returns", {"return_id": "R", "order_id": "POS-1", "amount": "1"}, key="k-1"),
+        422,
+        "idempotency_key_reused",
+    )
     with database.unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(Order)) == 1
         assert ledger.verify(s) == []
 
 
-def test_refusals_are_replayed_too_and_keys_belong_to_their_holder(
-    app: Flask, client: Any, database: Database
-) -> None:
+def test_refusals_are_replayed_too_and_keys_belong_to_their_holder(app: Flask, client: Any, database: Database) -> None:
     cid, rid = member(database, 50), reward(database, 100)
     api = till(app, client)
     short = api.post(f"/api/v1/members/{cid}/redemptions", {"reward_id": rid}, key="r-1")
@@ -115,8 +118,11 @@ def test_a_retry_while_the_first_runs_is_request_in_progress(
     first = threading.Thread(target=lambda: answers.append(api.post("/api/v1/transactions", sale(cid), key="slow")))
     first.start()
     assert entered.wait(30)
-    busy = problem(Api(pg_app.test_client(), api.headers).post("/api/v1/transactions", sale(cid), key="slow"), 409,
-                   "request_in_progress")
+    busy = problem(
+        Api(pg_app.test_client(), api.headers).post("/api/v1/transactions", sale(cid), key="slow"),
+        409,
+        "request_in_progress",
+    )
     assert busy["code"] == "request_in_progress"
     go_on.set()
     first.join(30)
