@@ -189,7 +189,7 @@ def capture(data: dict[str, Any], hold_id: int) -> dict[str, Any]:
 
 @blp.route(f"/{HOLD_ID}/release", methods=["POST"])
 @requires("holds:write")
-@blp.arguments(ReleaseIn, required=False)
+@blp.arguments(ReleaseIn, required=False, example={"reason": "customer paid cash"})
 @writes
 @blp.response(200, HoldOut)
 def release(data: dict[str, Any], hold_id: int) -> dict[str, Any]:

@@ -185,7 +185,7 @@ def redeem_voucher(data: dict[str, Any], code: str) -> dict[str, Any]:
 
 @blp.route(f"/vouchers/{CODE}/rollback", methods=["POST"])
 @requires("vouchers:write")
-@blp.arguments(RollbackIn, required=False)
+@blp.arguments(RollbackIn, required=False, example={"reason": "bill voided"})
 @writes
 @blp.response(200, VoucherOut)
 def rollback_voucher(data: dict[str, Any], code: str) -> dict[str, Any]:
