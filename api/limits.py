@@ -47,6 +47,12 @@ def _parsed(rate: str) -> RateLimitItem:
     return parse(rate)
 
 
+def _named(identity: tuple[str, ...]) -> tuple[str, ...]:
+    """The counter's name in the store, under ``RATELIMIT_KEY_PREFIX``: two deployments sharing one Redis
+    (or two test runs) never count each other's ``key:1``."""
+    return (str(current_app.config["RATELIMIT_KEY_PREFIX"]), *identity)
+
+
 def default_rate() -> str:
     return str(current_app.config.get("API_RATE_LIMIT") or DEFAULT_RATE)
 
@@ -56,8 +62,8 @@ def hit(rate: str, *identity: str) -> Window | None:
     limiter: Limiter = current_app.extensions["api.limiter"]
     item = _parsed(rate)
     try:
-        allowed = limiter.limiter.hit(item, *identity)
-        reset_at, remaining = limiter.limiter.get_window_stats(item, *identity)
+        allowed = limiter.limiter.hit(item, *_named(identity))
+        reset_at, remaining = limiter.limiter.get_window_stats(item, *_named(identity))
     except Exception:
         log.warning("rate limit store unreachable; request let through", exc_info=True)
         return None
@@ -78,7 +84,7 @@ def refused_sign_in(address: str) -> bool:
     """Whether this address has used up its wrong passwords (looked at, not counted)."""
     limiter: Limiter = current_app.extensions["api.limiter"]
     try:
-        reset_at, remaining = limiter.limiter.get_window_stats(_parsed(SIGN_IN_RATE), "sign-in", address)
+        reset_at, remaining = limiter.limiter.get_window_stats(_parsed(SIGN_IN_RATE), *_named(("sign-in", address)))
     except Exception:
         log.warning("rate limit store unreachable; sign-in throttle skipped", exc_info=True)
         return False
@@ -88,7 +94,7 @@ def refused_sign_in(address: str) -> bool:
 def failed_sign_in(address: str) -> None:
     limiter: Limiter = current_app.extensions["api.limiter"]
     try:
-        limiter.limiter.hit(_parsed(SIGN_IN_RATE), "sign-in", address)
+        limiter.limiter.hit(_parsed(SIGN_IN_RATE), *_named(("sign-in", address)))
     except Exception:
         log.warning("rate limit store unreachable; failed sign-in not counted", exc_info=True)
 
