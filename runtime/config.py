@@ -52,6 +52,13 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_BASE_URL": None,
     # The key of the erased-phone suppression list's hashes; unset, SECRET_KEY (set it before rotating that).
     "PRIVACY_HASH_KEY": None,
+    # The integration API (api/): the rate limit's store, shared by every worker and host (redis://...
+    # in production), the default rate per key, how long a points hold lasts, staff token lifetimes.
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "API_RATE_LIMIT": None,  # default 600/minute
+    "HOLD_MINUTES": None,  # default 15
+    "API_ACCESS_TOKEN_MINUTES": None,  # default 15
+    "API_REFRESH_TOKEN_DAYS": None,  # default 14
 }
 
 REQUIRED_IN_PRODUCTION = (

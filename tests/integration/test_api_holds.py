@@ -127,6 +127,20 @@ def test_release_and_expiry_give_the_points_back(
     clean(database)
 
 
+def test_hold_minutes_from_the_environment(
+    database: Database, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loyalty import create_app
+    from tests.conftest import app_config
+
+    monkeypatch.setenv("HOLD_MINUTES", "5")
+    app = create_app(app_config(database.url))
+    app.extensions["loyalty.clock"] = clock
+    hold = open_hold(till(app, app.test_client(), "holds:write"), member(database, 100), 10)
+    assert hold["expires_at"] == "2026-06-15T10:05:00Z"
+    app.extensions["loyalty.db"].dispose()
+
+
 def test_unknown_holds_and_members(app: Flask, client: Any, database: Database) -> None:
     api = till(app, client, "holds:write")
     problem(api.get("/api/v1/holds/999999"), 404, "not_found")

@@ -66,10 +66,13 @@ def test_the_default_store_is_memory_and_a_key_has_its_own_rate(app: Flask, clie
     assert fine.status_code == 200 and fine.headers["X-RateLimit-Limit"] == "600"
 
 
-def test_api_rate_limit_sets_the_default(database: Database, clock: FrozenClock) -> None:
+def test_api_rate_limit_from_the_environment_sets_the_default(
+    database: Database, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from loyalty import create_app
 
-    app = create_app(app_config(database.url, API_RATE_LIMIT="2/minute"))
+    monkeypatch.setenv("API_RATE_LIMIT", "2/minute")
+    app = create_app(app_config(database.url))
     app.extensions["loyalty.clock"] = clock
     client, headers = app.test_client(), api_key(app, "members:read")
     assert [client.get("/api/v1/rewards", headers=headers).status_code for _ in range(2)] == [200, 200]
@@ -80,12 +83,17 @@ def test_api_rate_limit_sets_the_default(database: Database, clock: FrozenClock)
 
 
 @pytest.fixture
-def shared_apps(database: Database, clock: FrozenClock, redis_url: str) -> Iterator[tuple[Flask, Flask]]:
-    """Two instances of the app (two hosts) counting in one Redis, under a prefix of this test's own."""
+def shared_apps(
+    database: Database, clock: FrozenClock, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Flask, Flask]]:
+    """Two instances of the app (two hosts) told by the environment to count in one Redis, under a
+    prefix of this test's own."""
     from loyalty import create_app
 
-    config = app_config(database.url, RATELIMIT_STORAGE_URI=redis_url, RATELIMIT_KEY_PREFIX=f"t{uuid.uuid4().hex}")
+    monkeypatch.setenv("RATELIMIT_STORAGE_URI", redis_url)
+    config = app_config(database.url, RATELIMIT_KEY_PREFIX=f"t{uuid.uuid4().hex}")
     apps = (create_app(config), create_app(config))
+    assert apps[0].config["RATELIMIT_STORAGE_URI"] == redis_url
     for app in apps:
         app.extensions["loyalty.clock"] = clock
     yield apps
