@@ -20,9 +20,9 @@ from api.idempotency import writes
 from api.parsing import Blueprint
 from api.schemas import MemberOut, Strict, member
 from api.security import requires
-from api.web import cc, now, rules, unit_of_work
+from api.web import now, rules, unit_of_work
 from domain import direct_sales
-from domain.customers import Customer, find_by_phone
+from domain.customers import Customer, find_by_e164
 from domain.orders import LineData, OrderData, ReturnData
 from domain.sales import Order
 
@@ -94,7 +94,7 @@ def _customer(session: Session, data: dict[str, Any]) -> Customer:
         if found is None:
             raise ApiProblem("not_found", f"no member {data['member_id']}")
         return found
-    found = find_by_phone(session, data["phone"], cc())
+    found = find_by_e164(session, data["phone"])  # the Phone field normalised it
     if found is None:
         raise ApiProblem("not_found", "no member with this phone; enrol them with POST /api/v1/members first")
     return found
