@@ -86,8 +86,31 @@ def record_order(session: Session, data: OrderData, rules: ProgramRules, now: dt
     return Outcome.UPDATED
 
 
-def _create(session: Session, customer: Customer, data: OrderData, rules: ProgramRules, now: dt.datetime) -> Order:
+def create_order(
+    session: Session,
+    customer: Customer,
+    data: OrderData,
+    rules: ProgramRules,
+    now: dt.datetime,
+    *,
+    store: str | None = None,
+) -> Order:
+    """Record a new order and what it earns, for a caller that already holds ``customer``'s lock (taken
+    with ``ledger.lock_customer``) and has looked under that lock that ``data.erp_order_id`` is new."""
+    validate_order(data)
+    return _create(session, customer, data, rules, now, store)
+
+
+def _create(
+    session: Session,
+    customer: Customer,
+    data: OrderData,
+    rules: ProgramRules,
+    now: dt.datetime,
+    store: str | None = None,
+) -> Order:
     order = Order(
+        store=store,
         erp_order_id=data.erp_order_id,
         bill_no=data.bill_no,
         customer_id=customer.id,
