@@ -156,3 +156,13 @@ def test_lock_out_applies_to_the_api_sign_in(app: Flask, client: Any, database: 
     assert sign_in(client, email).status_code == 200
     problem(client.post("/api/v1/auth/token", json={"email": email}), 400, "validation_error", "password")
     problem(client.post("/api/v1/auth/token", data="x", content_type="text/plain"), 400, "validation_error")
+
+
+def test_sign_out_revokes_the_family(app: Flask, client: Any, database: Database) -> None:
+    tokens = sign_in(client, staff(database)).get_json()
+    assert client.get("/api/v1/rewards", headers=bearer(tokens["access_token"])).status_code == 200
+    out = client.post("/api/v1/auth/revoke", json={"refresh_token": tokens["refresh_token"]})
+    assert out.status_code == 204
+    problem(client.get("/api/v1/rewards", headers=bearer(tokens["access_token"])), 401, "unauthorized")
+    problem(client.post("/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}), 401, "unauthorized")
+    assert client.post("/api/v1/auth/revoke", json={"refresh_token": tokens["refresh_token"]}).status_code == 204

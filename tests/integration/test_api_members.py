@@ -138,3 +138,13 @@ def test_rewards_catalog_with_affordable_per_member(app: Flask, client: Any, dat
     assert [r["id"] for r in rest["data"]] == [dear]
     problem(api.get("/api/v1/rewards?member_id=999999"), 404, "not_found")
     problem(api.get("/api/v1/rewards?member_id=abc"), 400, "validation_error", "member_id")
+
+
+def test_reads_on_postgresql_need_no_transaction(database: Database) -> None:
+    """``Database.reads``: autocommit on PostgreSQL (no BEGIN/COMMIT round trips), a transaction on SQLite."""
+    cid = member(database, 10, phone="+919812345678")
+    with database.reads() as s:
+        assert s.get_one(Customer, cid).points_balance == 10
+        raw = s.connection().connection.dbapi_connection
+        autocommit = getattr(raw, "autocommit", None) is True  # psycopg2's flag; sqlite3's is not True
+    assert autocommit is database.is_postgresql

@@ -7,6 +7,8 @@ Redis is not optional, like PostgreSQL: ``make test`` starts (or installs) it, `
 from __future__ import annotations
 
 import os
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +17,7 @@ import pytest
 import redis
 from flask import Flask
 
+from api.limits import LocalCounters
 from domain.db import Database
 from tests.conftest import app_config
 from tests.fakes import FrozenClock
@@ -134,3 +137,16 @@ def test_an_unreachable_store_lets_requests_through(database: Database, clock: F
     headers = api_key(app, "members:read", rate="1/minute")
     assert [app.test_client().get("/api/v1/rewards", headers=headers).status_code for _ in range(3)] == [200] * 3
     app.extensions["loyalty.db"].dispose()
+
+
+def test_local_counters_count_every_thread_and_expire() -> None:
+    counters = LocalCounters()
+    threads = [threading.Thread(target=lambda: [counters.incr("k", 60) for _ in range(200)]) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert counters.get("k") == 4000 and counters.get("other") == 0
+    assert counters.incr("short", 0) == 1 and counters.incr("short", 0) == 1  # an expired window starts again
+    time.sleep(0.01)
+    assert counters.get("short") == 0
