@@ -212,14 +212,15 @@ NOTES = """What a request costs. A look-up is two queries, each one round trip o
 member by the unique index on `customers.phone`, the phone parsed once (by the request's field, then
 `find_by_e164`); the rate limit is one call to its store (a clock-aligned fixed window, so its reset time needs no
 second call); the bare endpoint's one SELECT comes with a BEGIN and a ROLLBACK. Its time stays flat from 10k to 1M
-members because every step is an index look-up. A sale is one transaction of about 18 statements: the rules, the
-customer locked once, the order looked for under that lock and created (`orders.create_order`, the ERP's own code,
-so campaigns, the ledger lot with its idempotency key, the first-purchase notification and the tier review all run
-as for a synced order), the audit entry; with `Idempotency-Key` three more (the claim in its own short transaction,
-and its answer). That is the ERP's earning path done once per request rather than in the sync's batches
-(`order_batches`), and on this 2-core machine shared with the load generator and other work it is well below the
-20% target and cannot keep up with 100 sales a second with p99 < 50 ms; batching the steps of one sale into fewer
-statements (the balance, the lot and the notification in one round trip) is the next step."""
+members because every step is an index look-up. A sale is one transaction of 15 round trips (BEGIN and COMMIT
+counted): the rules, the customer locked once, the order looked for under that lock and created
+(`orders.create_order`, the ERP's own code, so campaigns, the ledger lot with its idempotency key, the first-
+purchase notification and the tier review all run as for a synced order), the audit entry; with `Idempotency-Key`
+three more (the claim in its own short transaction, and its answer). That is the ERP's earning path done once per
+request rather than in the sync's batches (`order_batches`), and on this 2-core machine shared with the load
+generator and other work it is well below the 20% target and cannot keep up with 100 sales a second with p99 < 50
+ms; batching the steps of one sale into fewer statements (the balance, the lot and the notification in one round
+trip) is the next step."""
 
 
 def table_rows(f: Figures) -> list[list[str]]:
