@@ -14,6 +14,7 @@ from domain.db import Database
 from tests.fakes import FrozenClock
 from tests.integration.api_support import PASSWORD, Api, api_key, member, problem, staff
 from tests.integration.test_admin_security import csrf_token, staff_client
+from tests.integration.test_admin_security import sign_in as console_sign_in
 
 ENDPOINTS = [
     ("GET", "/api/v1/members?phone=9812345678", "members:read"),
@@ -152,7 +153,10 @@ def test_lock_out_applies_to_the_api_sign_in(app: Flask, client: Any, database: 
     locked = problem(sign_in(client, email), 401, "unauthorized")
     unknown = problem(sign_in(client, "nobody@shop.example"), 401, "unauthorized")
     assert locked["detail"] == unknown["detail"]
+    console = app.test_client()  # the same account is locked at the console's door too
+    assert console_sign_in(console, email, PASSWORD).status_code != 302
     clock.advance(minutes=16)
+    assert console_sign_in(app.test_client(), email, PASSWORD).status_code == 302
     assert sign_in(client, email).status_code == 200
     problem(client.post("/api/v1/auth/token", json={"email": email}), 400, "validation_error", "password")
     problem(client.post("/api/v1/auth/token", data="x", content_type="text/plain"), 400, "validation_error")
