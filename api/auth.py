@@ -100,7 +100,7 @@ def token(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/refresh", methods=["POST"])
-@blp.arguments(RefreshIn)
+@blp.arguments(RefreshIn, example={"refresh_token": "lr_3q2f...the refresh token you were given"})
 @blp.response(200, TokensOut)
 @blp.alt_response(401, response="UNAUTHORIZED")
 def refresh(data: dict[str, Any]) -> dict[str, Any]:
@@ -114,7 +114,7 @@ def refresh(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/revoke", methods=["POST"])
-@blp.arguments(RefreshIn)
+@blp.arguments(RefreshIn, example={"refresh_token": "lr_3q2f...the refresh token you were given"})
 @blp.response(204)
 def revoke(data: dict[str, Any]) -> tuple[str, int]:
     """Sign out: the refresh token's family and its access tokens stop working now."""

@@ -16,7 +16,7 @@ from api.idempotency import writes
 from api.parsing import Blueprint
 from api.schemas import Strict
 from api.security import current, requires
-from api.web import now, unit_of_work
+from api.web import now, reading, unit_of_work
 from domain import sync_runs
 from domain.sync_runs import ENTITIES, SyncRequest, SyncRun
 
@@ -102,7 +102,7 @@ def request_view(request: SyncRequest) -> dict[str, Any]:
 @blp.response(200, StatusOut)
 def status() -> dict[str, Any]:
     """The last runs, per entity and overall, and any sync asked for and not yet done."""
-    with unit_of_work() as session:
+    with reading() as session:
         last = sync_runs.last_run_per_entity(session)
         return {
             "entities": {e: run_view(last[e]) if e in last else None for e in ENTITIES},

@@ -114,9 +114,18 @@ class Language(ma.fields.String):
         super().__init__(validate=ma.validate.OneOf(("en", "hi")), **kwargs)
 
 
+class StrictBoolean(ma.fields.Boolean):
+    """Only ``true`` and ``false``: ``1 == True`` in Python, so a set of truthy values alone lets 1 in."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 def Bool(**kwargs: Any) -> ma.fields.Boolean:
     """A JSON ``true`` or ``false``, nothing that merely looks like one."""
-    return ma.fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+    return StrictBoolean(**kwargs)
 
 
 class QueryInt(ma.fields.Integer):

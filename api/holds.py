@@ -23,10 +23,10 @@ from api.idempotency import writes
 from api.parsing import Blueprint
 from api.schemas import MoneyOut, Strict, money
 from api.security import current, requires
-from api.web import cc, now, rules, setting, unit_of_work
+from api.web import now, reading, rules, setting, unit_of_work
 from bot import api as bot_api
 from domain import holds
-from domain.customers import Customer, find_by_phone
+from domain.customers import Customer, find_by_e164
 from domain.holds import Hold, Verification
 
 blp = Blueprint("holds", __name__, url_prefix="/api/v1/holds", description="Points as payment at a till.")
@@ -109,7 +109,7 @@ def _member_id(session: Session, data: dict[str, Any]) -> int:
         if session.get(Customer, data["member_id"]) is None:
             raise ApiProblem("not_found", f"no member {data['member_id']}")
         return int(data["member_id"])
-    found = find_by_phone(session, data["phone"], cc())
+    found = find_by_e164(session, data["phone"])  # the Phone field normalised it
     if found is None:
         raise ApiProblem("not_found", "no member with this phone")
     return found.id
@@ -156,7 +156,7 @@ def open_hold(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
 @blp.response(200, HoldOut)
 def get_hold(hold_id: int) -> dict[str, Any]:
     """The hold and its status."""
-    with unit_of_work() as session:
+    with reading() as session:
         return hold_view(session, holds.get(session, hold_id))
 
 
@@ -196,7 +196,7 @@ def capture(data: dict[str, Any], hold_id: int) -> dict[str, Any]:
 
 @blp.route(f"/{HOLD_ID}/release", methods=["POST"])
 @requires("holds:write")
-@blp.arguments(ReleaseIn, required=False)
+@blp.arguments(ReleaseIn, required=False, example={"reason": "customer paid cash"})
 @writes
 @blp.response(200, HoldOut)
 def release(data: dict[str, Any], hold_id: int) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from api.idempotency import HEADER, writes
 from api.parsing import Blueprint
 from api.schemas import MemberOut, Strict, member
 from api.security import current, requires
-from api.web import ListArgs, cc, cursor_id, now, page_of, page_schema, rules, unit_of_work
+from api.web import ListArgs, cc, cursor_id, now, page_of, page_schema, reading, rules, unit_of_work
 from domain import enrolment, ledger
-from domain.customers import Customer, find_by_phone
+from domain.customers import Customer, find_by_e164
 from domain.errors import NotFound
 from domain.timeutil import add_months
 
@@ -85,8 +85,8 @@ def load_member(member_id: int, session: Session) -> Customer:
 @blp.response(200, MemberOut)
 def lookup(phone: str) -> dict[str, Any]:
     """Look a member up by phone."""
-    with unit_of_work() as session:
-        customer = find_by_phone(session, phone, cc())
+    with reading() as session:
+        customer = find_by_e164(session, phone)  # the Phone field normalised it
         if customer is None:
             raise ApiProblem("not_found", "no member with this phone")
         return member(customer)
@@ -121,7 +121,7 @@ def enrol(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
 @blp.response(200, MemberOut)
 def get_member(member_id: int) -> dict[str, Any]:
     """A member by id."""
-    with unit_of_work() as session:
+    with reading() as session:
         return member(load_member(member_id, session))
 
 
@@ -131,7 +131,7 @@ def get_member(member_id: int) -> dict[str, Any]:
 @blp.response(200, LedgerPage)
 def member_ledger(member_id: int, limit: int, starting_after: str | None = None) -> Any:
     """The member's points ledger, newest first."""
-    with unit_of_work() as session:
+    with reading() as session:
         load_member(member_id, session)
         rows = ledger.history_after(session, member_id, limit + 1, cursor_id(starting_after))
         page = page_of(rows, limit, lambda e: e.id)

@@ -1,6 +1,7 @@
 """Reading request bodies and query strings into schemas; what does not fit is a 400 naming the field.
 
-A body must be a JSON object (an empty body counts as ``{}``). Numbers with a fraction are read as
+A body must be a JSON object (an empty body counts as ``{}``), sent as JSON: a body declared as
+anything else (a form, plain text) is refused, even when it happens to parse. Numbers with a fraction are read as
 ``Decimal``, never as floats, so money keeps its paise; ``NaN``, ``Infinity``, integers of thousands
 of digits and absurdly deep nesting are refused rather than crashing anything further in.
 """
@@ -15,6 +16,7 @@ from typing import Any, NoReturn
 import flask_smorest
 import marshmallow as ma
 from flask import Request
+from webargs.core import is_json
 from webargs.flaskparser import FlaskParser
 
 from api.errors import ApiProblem
@@ -71,7 +73,11 @@ class Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
 
     def _raw_load_json(self, req: Request) -> Any:
-        return parse_body(req.get_data(cache=True))
+        raw = req.get_data(cache=True)
+        if raw.strip() and req.mimetype and not is_json(req.mimetype):
+            reason = f"the body must be JSON (Content-Type: application/json), not {req.mimetype}"
+            raise ApiProblem("validation_error", reason, errors=[("body", reason)])
+        return parse_body(raw)
 
     def handle_error(
         self,

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from flask import g, request
 from flask_smorest.utils import deepupdate
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from api import limits
 from api.errors import ApiProblem
@@ -61,13 +61,16 @@ def authenticate() -> Principal:
     return principal
 
 
+# Built once: the statement every request with an API key runs.
+_LIVE_KEY = select(ApiKey.id, ApiKey.name, ApiKey.scopes, ApiKey.rate_limit, ApiKey.last_used_at).where(
+    ApiKey.secret_hash == bindparam("secret_hash"), ApiKey.revoked_at.is_(None)
+)
+
+
 def _from_key(secret: str) -> Principal | None:
     db, moment = services.database(), services.now()
-    stmt = select(ApiKey.id, ApiKey.name, ApiKey.scopes, ApiKey.rate_limit, ApiKey.last_used_at).where(
-        ApiKey.secret_hash == hash_secret(secret), ApiKey.revoked_at.is_(None)
-    )
     with db.single_statement() as conn:
-        row = conn.execute(stmt).first()
+        row = conn.execute(_LIVE_KEY, {"secret_hash": hash_secret(secret)}).first()
     if row is None:
         return None
     key_id, name, scopes, rate, last_used = row

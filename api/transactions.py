@@ -20,9 +20,9 @@ from api.idempotency import writes
 from api.parsing import Blueprint
 from api.schemas import MemberOut, Strict, member
 from api.security import requires
-from api.web import cc, now, rules, unit_of_work
+from api.web import now, rules, unit_of_work
 from domain import direct_sales
-from domain.customers import Customer, find_by_phone
+from domain.customers import Customer, find_by_e164
 from domain.orders import LineData, OrderData, ReturnData
 from domain.sales import Order
 
@@ -88,16 +88,14 @@ class ReturnOut(ma.Schema):
     member = ma.fields.Nested(MemberOut, required=True)
 
 
-def _customer(session: Session, data: dict[str, Any]) -> Customer:
+def _customer_id(session: Session, data: dict[str, Any]) -> int:
+    """The member's id; an unknown ``member_id`` is found out by the sale's own lock of the row."""
     if "member_id" in data:
-        found = session.get(Customer, data["member_id"])
-        if found is None:
-            raise ApiProblem("not_found", f"no member {data['member_id']}")
-        return found
-    found = find_by_phone(session, data["phone"], cc())
+        return int(data["member_id"])
+    found = find_by_e164(session, data["phone"])  # the Phone field normalised it
     if found is None:
         raise ApiProblem("not_found", "no member with this phone; enrol them with POST /api/v1/members first")
-    return found
+    return found.id
 
 
 def _when(data: dict[str, Any], field: str = "occurred_at") -> dt.datetime:
@@ -133,7 +131,7 @@ def post_sale(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
         program = rules(session)
         if data.get("currency", program.currency).upper() != program.currency:
             raise invalid("currency", f"The program counts in {program.currency}.")
-        customer = _customer(session, data)
+        customer_id = _customer_id(session, data)
         lines = tuple(
             LineData(
                 line_no=n,
@@ -146,13 +144,13 @@ def post_sale(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
         )
         sale = OrderData(
             erp_order_id=data["order_id"],
-            customer_id=customer.id,
+            customer_id=customer_id,
             order_date=occurred,
             net_amount=data["amount"],
             lines=lines,
         )
         posted = direct_sales.record_sale(session, sale, program, now(), store=data.get("store"))
-        return _sale(posted.order, customer, program.currency), 201 if posted.created else 200
+        return _sale(posted.order, posted.customer, program.currency), 201 if posted.created else 200
 
 
 @blp.route("/returns", methods=["POST"])

@@ -1,7 +1,7 @@
 """Rewards and vouchers: the live catalog, redeeming points for a voucher, using a voucher at the till.
 
-A voucher redeemed again by the same caller for the same ``order_id`` answers as the first time;
-anyone else, or another order, is told ``voucher_not_valid`` with the ``voucher_status``.
+A voucher redeemed a second time is refused, ``voucher_not_valid`` with the ``voucher_status``
+(``used``); a till's retry after a timeout gets its first answer again through ``Idempotency-Key``.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from api.members import MEMBER_ID, load_member
 from api.parsing import Blueprint
 from api.schemas import Strict
 from api.security import current, requires
-from api.web import ListArgs, cursor_id, now, page_of, page_schema, rules, unit_of_work
+from api.web import ListArgs, cursor_id, now, page_of, page_schema, reading, rules, unit_of_work
 from bot import api as bot_api
 from domain import catalog, rewards, vouchers
 from domain.rewards import Redemption, Reward
@@ -131,7 +131,7 @@ def _voucher(session: Session, code: str, member_id: int | None) -> Redemption:
 @blp.response(200, RewardPage)
 def list_rewards(limit: int, starting_after: str | None = None, member_id: int | None = None) -> Any:
     """The live catalog, cheapest first."""
-    with unit_of_work() as session:
+    with reading() as session:
         available = load_member(member_id, session).points_available if member_id is not None else None
         rows = catalog.live_page(session, now(), limit + 1, cursor_id(starting_after))
         page = page_of(rows, limit, lambda r: r.id)
@@ -164,7 +164,7 @@ def redeem(data: dict[str, Any], member_id: int) -> tuple[dict[str, Any], int]:
 @blp.response(200, VoucherOut)
 def get_voucher(code: str, member_id: int | None = None) -> dict[str, Any]:
     """Look a voucher up by its code (case, spaces and dashes do not matter)."""
-    with unit_of_work() as session:
+    with reading() as session:
         return voucher(_voucher(session, code, member_id))
 
 
@@ -185,7 +185,7 @@ def redeem_voucher(data: dict[str, Any], code: str) -> dict[str, Any]:
 
 @blp.route(f"/vouchers/{CODE}/rollback", methods=["POST"])
 @requires("vouchers:write")
-@blp.arguments(RollbackIn, required=False)
+@blp.arguments(RollbackIn, required=False, example={"reason": "bill voided"})
 @writes
 @blp.response(200, VoucherOut)
 def rollback_voucher(data: dict[str, Any], code: str) -> dict[str, Any]:

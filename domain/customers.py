@@ -108,7 +108,11 @@ class NewCustomer:
 
 
 def find_by_phone(session: Session, raw_phone: str, country_code: int = 91) -> Customer | None:
-    phone = normalize_phone(raw_phone, country_code)
+    return find_by_e164(session, normalize_phone(raw_phone, country_code))
+
+
+def find_by_e164(session: Session, phone: str) -> Customer | None:
+    """The customer with this phone, already normalised (``normalize_phone``): no second parse."""
     return session.scalar(select(Customer).where(Customer.phone == phone))
 
 

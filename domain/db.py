@@ -183,6 +183,25 @@ class Database:
         with self._single_statements.connect() as conn:
             yield conn
 
+    @contextmanager
+    def reads(self) -> Iterator[Session]:
+        """A session for reading only (an API look-up): nothing it holds may be changed or flushed.
+
+        On PostgreSQL it runs on the autocommit pool of ``single_statement``, so each query is one round
+        trip, with no BEGIN and COMMIT around it; its reads are not one snapshot, which a look-up of a
+        row or a page does not need. SQLite reads in an ordinary transaction.
+        """
+        if not self.is_postgresql:
+            with self.unit_of_work() as session:
+                yield session
+            return
+        with self.single_statement() as conn:
+            session = self.sessions(bind=conn, autoflush=False)
+            try:
+                yield session
+            finally:
+                session.close()
+
     @property
     def is_postgresql(self) -> bool:
         return self.engine.dialect.name == "postgresql"

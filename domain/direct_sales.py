@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from domain import ledger, orders
+from domain.customers import Customer
 from domain.errors import DomainError, NotFound
 from domain.orders import OrderData, ReturnData
 from domain.rules import ProgramRules
@@ -35,6 +36,7 @@ class OrderConflict(DomainError):
 @dataclass(frozen=True)
 class Posted:
     order: Order
+    customer: Customer
     created: bool
 
 
@@ -43,17 +45,13 @@ def record_sale(
 ) -> Posted:
     """Create the order and what it earns, or answer the order already known under that id."""
     orders.validate_order(data)
-    ledger.lock_customer(session, data.customer_id)
+    customer = ledger.lock_customer(session, data.customer_id)
     known = _order(session, data.erp_order_id, lock=True)
     if known is not None:
         if known.customer_id != data.customer_id:
             raise OrderConflict(f"order {data.erp_order_id} belongs to another member", field="order_id")
-        return Posted(known, False)
-    orders.record_order(session, data, rules, now)
-    order = _order(session, data.erp_order_id)
-    assert order is not None
-    order.store = store
-    return Posted(order, True)
+        return Posted(known, customer, False)
+    return Posted(orders.create_order(session, customer, data, rules, now, store=store), customer, True)
 
 
 def _order(session: Session, erp_order_id: str, *, lock: bool = False) -> Order | None:

@@ -86,8 +86,31 @@ def record_order(session: Session, data: OrderData, rules: ProgramRules, now: dt
     return Outcome.UPDATED
 
 
-def _create(session: Session, customer: Customer, data: OrderData, rules: ProgramRules, now: dt.datetime) -> Order:
+def create_order(
+    session: Session,
+    customer: Customer,
+    data: OrderData,
+    rules: ProgramRules,
+    now: dt.datetime,
+    *,
+    store: str | None = None,
+) -> Order:
+    """Record a new order and what it earns, for a caller that already holds ``customer``'s lock (taken
+    with ``ledger.lock_customer``) and has looked under that lock that ``data.erp_order_id`` is new."""
+    validate_order(data)
+    return _create(session, customer, data, rules, now, store)
+
+
+def _create(
+    session: Session,
+    customer: Customer,
+    data: OrderData,
+    rules: ProgramRules,
+    now: dt.datetime,
+    store: str | None = None,
+) -> Order:
     order = Order(
+        store=store,
         erp_order_id=data.erp_order_id,
         bill_no=data.bill_no,
         customer_id=customer.id,
@@ -103,11 +126,17 @@ def _create(session: Session, customer: Customer, data: OrderData, rules: Progra
         updated_at=now,
         lines=[_line(line) for line in data.lines],
     )
+    if order.status != "completed":
+        session.add(order)
+        session.flush()
+        return order
+    # Priced before the INSERT, so that the order is written once with its points (no UPDATE after).
+    order.points_earned, target = _target_points(session, order, rules, reprice=True)
+    order.points_awarded = target
     session.add(order)
     session.flush()
-    if order.status != "completed":
-        return order
-    _post_difference(session, customer, order, rules, now, f"erp:order:{order.erp_order_id}")
+    if target > 0:
+        _credit(session, customer, order, target, rules, now, f"erp:order:{order.erp_order_id}")
     if order.points_awarded > 0:
         notify(
             session,
@@ -284,17 +313,7 @@ def _post_difference(
     order.points_earned = earned
     diff = target - order.points_awarded
     if diff > 0:
-        ledger.credit(
-            session,
-            customer,
-            kind="earn",
-            points=diff,
-            key=key,
-            now=now,
-            expires_at=add_months(order.order_date, rules.expiry_months),
-            description=f"bill {order.bill_no or order.erp_order_id}"[:200],
-            order_id=order.id,
-        )
+        _credit(session, customer, order, diff, rules, now, key)
     elif diff < 0:
         ledger.debit(
             session,
@@ -308,6 +327,22 @@ def _post_difference(
             order_id=order.id,
         )
     order.points_awarded = target
+
+
+def _credit(
+    session: Session, customer: Customer, order: Order, points: int, rules: ProgramRules, now: dt.datetime, key: str
+) -> None:
+    ledger.credit(
+        session,
+        customer,
+        kind="earn",
+        points=points,
+        key=key,
+        now=now,
+        expires_at=add_months(order.order_date, rules.expiry_months),
+        description=f"bill {order.bill_no or order.erp_order_id}"[:200],
+        order_id=order.id,
+    )
 
 
 def _adjust_commission(session: Session, order: Order, key: str, now: dt.datetime) -> None:

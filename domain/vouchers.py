@@ -44,7 +44,6 @@ def get_by_code(session: Session, code: str) -> Redemption:
 @dataclass(frozen=True)
 class Used:
     voucher: Redemption
-    again: bool  # the same till retried the same use: nothing changed
 
 
 def use(
@@ -56,14 +55,12 @@ def use(
     store: str | None = None,
     order_id: str | None = None,
 ) -> Used:
-    """Mark the voucher used. The same holder using it again for the same order is told so, not refused."""
+    """Mark the voucher used; a voucher that is not ``issued`` (already used included) is refused.
+
+    A till that retries after a timeout either sends the same ``Idempotency-Key`` (and gets the first
+    answer again) or is told ``voucher_not_valid`` with ``voucher_status`` ``used``: never used twice.
+    """
     redemption = lock_redemption(session, redemption_id)
-    if (
-        redemption.status == "used"
-        and order_id is not None
-        and (redemption.used_by, redemption.used_order_id) == (actor, order_id)
-    ):
-        return Used(redemption, True)
     status = status_of(redemption, now)
     if status != "issued":
         raise VoucherNotValid(f"voucher {redemption.voucher_code} is {status}, not issued", voucher_status=status)
@@ -79,7 +76,7 @@ def use(
         now=now,
         details={"voucher": redemption.voucher_code, "store": store, "order_id": order_id},
     )
-    return Used(redemption, False)
+    return Used(redemption)
 
 
 def rollback(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the tests need outside Python: unixODBC with the PostgreSQL ODBC driver,
-# Debian's Chromium, and a reachable PostgreSQL server (started, or installed
-# and started, when it is not). Idempotent and quiet when all is there.
+# Debian's Chromium, a reachable PostgreSQL server and a reachable Redis server
+# (each started, or installed and started, when it is not; TEST_DATABASE_URL and
+# TEST_REDIS_URL bring your own). Idempotent and quiet when all is there.
 set -euo pipefail
 
 need=()
@@ -11,10 +12,27 @@ done
 if [ -z "${TEST_DATABASE_URL:-}" ] && ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
   need+=(postgresql)
 fi
+if [ -z "${TEST_REDIS_URL:-}" ] && ! command -v redis-server >/dev/null 2>&1; then
+  need+=(redis-server)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing with apt: ${need[*]}" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# Redis for the rate-limit tests (RATELIMIT_STORAGE_URI=redis://...), unless the caller brings one.
+if [ -z "${TEST_REDIS_URL:-}" ]; then
+  if [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" != "PONG" ]; then
+    echo "starting Redis" >&2
+    service redis-server start >/dev/null 2>&1 \
+      || redis-server --bind 127.0.0.1 --port 6379 --daemonize yes --save "" --appendonly no --dir /tmp >/dev/null
+    for _ in $(seq 1 30); do
+      [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = "PONG" ] && break
+      sleep 1
+    done
+  fi
+  [ "$(redis-cli -h 127.0.0.1 -p 6379 ping 2>/dev/null)" = "PONG" ] || { echo "Redis did not start" >&2; exit 1; }
 fi
 
 if [ -n "${TEST_DATABASE_URL:-}" ]; then

@@ -30,3 +30,30 @@ def webhook_app() -> Flask:
         return Response('{"status":"ok"}', 200, content_type="application/json")
 
     return app
+
+
+def lookup_app() -> Flask:
+    """``GET /bare/members?phone=`` answers one indexed SELECT on ``customers`` (``DATABASE_URL``) as JSON.
+
+    What a member look-up costs with no authentication, rate limit, schema or phone parsing around it.
+    """
+    import json
+
+    from sqlalchemy import text
+
+    from domain.db import make_engine  # the app's driver (psycopg2) and pool settings
+
+    app = Flask("bare")
+    engine = make_engine(os.environ["DATABASE_URL"])
+    query = text("SELECT id, phone, name, tier, points_balance FROM customers WHERE phone = :phone")
+
+    @app.get("/bare/members")
+    def member() -> Response:
+        with engine.connect() as conn:
+            row = conn.execute(query, {"phone": request.args.get("phone", "")}).first()
+        if row is None:
+            return Response('{"code":"not_found"}', 404, content_type="application/json")
+        body = {"id": row.id, "phone": row.phone, "name": row.name, "tier": row.tier, "points": row.points_balance}
+        return Response(json.dumps(body), 200, content_type="application/json")
+
+    return app

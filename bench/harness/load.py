@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -147,8 +147,12 @@ def parse_wrk(out: str) -> WrkResult:
     )
 
 
-def open_loop(url: str, requests: Sequence[Request], rate: float, senders: int = 32) -> OpenLoopResult:
-    """Send ``requests`` at ``rate`` a second, open loop, from ``senders`` keep-alive connections."""
+def open_loop(
+    url: str, requests: Sequence[Request], rate: float, senders: int = 32, ok: Collection[int] = (200,)
+) -> OpenLoopResult:
+    """Send ``requests`` at ``rate`` a second, open loop, from ``senders`` keep-alive connections.
+
+    An answer whose status is not in ``ok`` counts as a failure."""
     target = urlsplit(url)
     start = time.perf_counter() + 0.5
     start_wall = time.time() + (start - time.perf_counter())
@@ -169,7 +173,7 @@ def open_loop(url: str, requests: Sequence[Request], rate: float, senders: int =
             response = conn.getresponse()
             response.read()
             mine.append(time.perf_counter() - scheduled)
-            if response.status != 200:
+            if response.status not in ok:
                 with lock:
                     failures[0] += 1
         conn.close()
