@@ -4,6 +4,14 @@ from domain.access_log import AccessLogEntry
 from domain.affiliate_models import Affiliate, Commission, Payout
 from domain.api_keys import ApiKey
 from domain.audit import AuditEntry
+from domain.campaign_models import (
+    CampaignEvent,
+    CampaignRecipient,
+    MarketingMessage,
+    MessageCampaign,
+    SendPace,
+    Undeliverable,
+)
 from domain.consents import Consent
 from domain.customers import Customer
 from domain.data_requests import DataRequest
@@ -31,6 +39,8 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "Campaign",
+    "CampaignEvent",
+    "CampaignRecipient",
     "Commission",
     "Consent",
     "Customer",
@@ -39,6 +49,8 @@ __all__ = [
     "Hold",
     "IdempotentRequest",
     "LedgerEntry",
+    "MarketingMessage",
+    "MessageCampaign",
     "Notification",
     "Order",
     "OrderLine",
@@ -49,6 +61,7 @@ __all__ = [
     "Redemption",
     "RefreshToken",
     "Reward",
+    "SendPace",
     "Setting",
     "SignInFailure",
     "SimulatorTurn",
@@ -57,4 +70,5 @@ __all__ = [
     "Suppression",
     "SyncRequest",
     "SyncRun",
+    "Undeliverable",
 ]
