@@ -52,6 +52,14 @@ DEFAULTS: dict[str, Any] = {
     "PUBLIC_BASE_URL": None,
     # The key of the erased-phone suppression list's hashes; unset, SECRET_KEY (set it before rotating that).
     "PRIVACY_HASH_KEY": None,
+    # Campaigns (defaults; what an admin saves in the console wins, see domain.campaign_settings).
+    "CAMPAIGN_RATE_PER_SECOND": "20",  # messages per second for the number, 1 to 80, across every host
+    "MESSAGING_LIMIT_24H": "1000",  # the number's messaging tier: members reached per 24 hours
+    "MARKETING_CAP_PER_WEEK": "2",  # marketing messages accepted per member per 7 days
+    "QUIET_HOURS": "21-9",  # no marketing from 21:00 to 09:00 Asia/Kolkata; "none" turns it off
+    "PRICE_MARKETING_INR": "0.86",  # rupees per marketing template message (pre-flight cost)
+    "PRICE_UTILITY_INR": "0.12",  # rupees per utility template message
+    "REDIS_URL": None,  # the shared send pace; unset, RATELIMIT_STORAGE_URI when it is redis://, else the database
 }
 
 REQUIRED_IN_PRODUCTION = (
