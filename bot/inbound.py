@@ -36,6 +36,23 @@ class StatusUpdate:
     at: dt.datetime | None = None
     error_code: str | None = None
     error: str | None = None
+    # ``biz_opaque_callback_data``: what we sent with the message (a campaign message's key).
+    tracker: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountEvent:
+    """About the number or a template, not a message: quality ratings and template reviews."""
+
+    kind: str  # quality (the phone number) | template
+    event: str  # FLAGGED, UNFLAGGED, DOWNGRADE, RED, ... | APPROVED, REJECTED, PAUSED, DISABLED, RED, ...
+    template_name: str | None = None
+    template_language: str | None = None
+    reason: str | None = None
+
+
+# The webhook fields that carry them.
+ACCOUNT_FIELDS = ("phone_number_quality_update", "message_template_status_update", "message_template_quality_update")
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,7 @@ class Update:
     statuses: tuple[StatusUpdate, ...] = ()
     unknown_senders: int = 0  # messages whose sender had no phone number we could use
     preferences: tuple[PreferenceUpdate, ...] = ()
+    account_events: tuple[AccountEvent, ...] = ()
 
 
 def parse(body: Any, default_country_code: int = 91) -> Update:
@@ -89,7 +107,29 @@ def parse(body: Any, default_country_code: int = 91) -> Update:
             else:
                 messages.append(parsed)
         statuses.extend(s for s in map(parse_status, _list(value.get("statuses"))) if s is not None)
-    return Update(tuple(messages), tuple(statuses), unknown, tuple(preferences))
+    events = [
+        event for name in ACCOUNT_FIELDS for value in _values(body, name) if (event := parse_account(name, value))
+    ]
+    return Update(tuple(messages), tuple(statuses), unknown, tuple(preferences), tuple(events))
+
+
+def parse_account(field: str, value: Mapping[str, Any]) -> AccountEvent | None:
+    """A quality or template webhook's ``value``; the quality's colour counts when Meta sends one."""
+    colour = value.get("new_quality_score") or value.get("quality_rating") or value.get("quality_score")
+    event = str(colour if colour == "RED" or field == "message_template_quality_update" else value.get("event") or "")
+    if not event:
+        return None
+    other: Mapping[str, Any] = value.get("other_info") or {} if isinstance(value.get("other_info"), dict) else {}
+    reason = _str(value.get("reason")) or _str(other.get("description")) or None
+    if field == "phone_number_quality_update":
+        return AccountEvent("quality", event.upper(), reason=reason)
+    return AccountEvent(
+        "template",
+        event.upper(),
+        template_name=_str(value.get("message_template_name")),
+        template_language=_str(value.get("message_template_language")),
+        reason=reason,
+    )
 
 
 def _values(body: Any, field: str = "messages") -> Iterator[dict[str, Any]]:
@@ -237,6 +277,7 @@ def parse_status(raw: Mapping[str, Any]) -> StatusUpdate | None:
         at=_timestamp(raw.get("timestamp")),
         error_code=str(first["code"]) if "code" in first else None,
         error=reason[:300] or None,
+        tracker=_str(raw.get("biz_opaque_callback_data")),
     )
 
 

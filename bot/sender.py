@@ -93,7 +93,9 @@ class PywaSender:
             parameters = [{"type": "text", "text": p} for p in template.params]
             components = [{"type": "body", "parameters": parameters}]
         language = TemplateLanguage(template.language)
-        return self.client.send_template(to, template.name, language, components).id
+        # A tracker comes back in the message's status webhooks (``biz_opaque_callback_data``).
+        tracker: str | None = template.extra.get("tracker")
+        return self.client.send_template(to, template.name, language, components, tracker=tracker).id
 
 
 class RebasingTransport(httpx.HTTPTransport):

@@ -22,7 +22,7 @@ from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from pywa import utils as wa_utils
 from pywa.client import WhatsApp
 
-from bot import inbound, intake, notice, pipeline, preferences, status
+from bot import campaign_webhooks, inbound, intake, notice, pipeline, preferences, status
 from runtime import services
 from runtime.config import country_code
 
@@ -101,10 +101,10 @@ def _handle(app: Flask, update: inbound.Update) -> tuple[Response, int]:
     db, now = services.database(app), services.now(app)
     messages = [(message.incoming, message.raw) for message in update.messages]
     try:
-        if update.statuses or update.preferences:
+        if update.statuses or update.preferences or update.account_events:
             with db.unit_of_work() as session:
                 stored = pipeline.store_all_received(session.connection(), messages, now)
-                for report in update.statuses:
+                for report in campaign_webhooks.apply(session, update, now):  # the rest are the outbox's
                     status.apply(session, report, now)
                 preferences.apply_all(session, update.preferences, now)
         else:

@@ -114,6 +114,8 @@ class MarketingMessage(Base):
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The last time a request for it went to the Graph API (at most one per member per 6 seconds).
+    last_attempt_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # When the Graph API accepted it (the frequency cap and the 24-hour limit count these).
     accepted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
@@ -122,6 +124,7 @@ class MarketingMessage(Base):
         # The frequency cap and the 24-hour limit read one week / one day of accepted messages.
         Index("ix_marketing_messages_accepted_at", "accepted_at"),
         Index("ix_marketing_messages_due", "status", "next_attempt_at"),
+        Index("ix_marketing_messages_customer_attempt", "customer_id", "last_attempt_at"),
     )
 
 

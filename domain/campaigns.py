@@ -18,10 +18,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import String, cast, func, insert, literal, select, update
+from sqlalchemy import String, case, cast, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from domain import marketing, segments
+from domain import campaign_health, marketing, segments
 from domain.campaign_models import (
     CATEGORIES,
     TEMPLATE_LANGUAGES,
@@ -33,6 +33,7 @@ from domain.campaign_settings import CampaignSettings
 from domain.customers import Customer
 from domain.errors import DomainError, InvalidTransition, NotFound, ValidationError
 from domain.segments import Segment
+from domain.send_policy import failure_rate_reason
 from domain.template_fields import FIELDS
 
 
@@ -40,6 +41,12 @@ class CampaignLimitExceeded(DomainError):
     """The audience is more than the number may reach in the next 24 hours."""
 
     code = "limit_exceeded"
+
+
+class CampaignBlocked(DomainError):
+    """WhatsApp flagged the number or refused the template: sending now would only hurt the number."""
+
+    code = "campaign_blocked"
 
 
 # From which statuses each action may be taken.
@@ -161,6 +168,11 @@ def start(
     if campaign.send_at is not None and campaign.send_at > now and campaign.status == "draft":
         transition(session, campaign, "schedule", "scheduled", now, actor)
         return campaign
+    blocked = campaign_health.number_blocked(session) or campaign_health.template_blocked(
+        session, campaign.template_name, campaign.template_language
+    )
+    if blocked:
+        raise CampaignBlocked(f"cannot start: {blocked}")
     segment = segment_of(campaign)
     campaign.audience = segments.audience(session, segment, now, settings).eligible
     left = marketing.messaging_limit_left(session, now, settings)
@@ -257,3 +269,59 @@ def counts(session: Session, campaign_id: int) -> dict[str, int]:
         "skipped": by_status.get("skipped", 0),
         "pending": by_status.get("pending", 0) + by_status.get("sending", 0),
     }
+
+
+def pause_if_sending(session: Session, campaign_id: int, now: dt.datetime, reason: str) -> bool:
+    campaign = session.get(MessageCampaign, campaign_id, with_for_update=True)
+    if campaign is None or campaign.status not in ALLOWED["pause"]:
+        return False
+    pause(session, campaign, now, None, reason)
+    return True
+
+
+def start_due(session: Session, now: dt.datetime, settings: CampaignSettings) -> list[int]:
+    """Start scheduled campaigns whose time has come; one past the 24-hour limit pauses, saying so."""
+    due = session.scalars(
+        select(MessageCampaign)
+        .where(MessageCampaign.status == "scheduled", MessageCampaign.send_at <= now)
+        .with_for_update(skip_locked=True)
+    ).all()
+    started = []
+    for campaign in due:
+        try:
+            with session.begin_nested():
+                start(session, campaign, now, settings, None)
+            started.append(campaign.id)
+        except (CampaignLimitExceeded, CampaignBlocked) as exc:
+            pause(session, campaign, now, None, exc.reason)
+    return started
+
+
+def check_failures(session: Session, now: dt.datetime, settings: CampaignSettings) -> list[int]:
+    """Pause sending campaigns whose failure rate crossed the threshold; returns their ids."""
+    r = CampaignRecipient
+    finished = func.sum(case((r.status.in_(("sent", "delivered", "read", "failed")), 1), else_=0))
+    failed = func.sum(case((r.status == "failed", 1), else_=0))
+    stmt = (
+        select(r.campaign_id, failed, finished)
+        .join(MessageCampaign, MessageCampaign.id == r.campaign_id)
+        .where(MessageCampaign.status == "sending")
+        .group_by(r.campaign_id)
+    )
+    paused = []
+    for campaign_id, n_failed, n_finished in session.execute(stmt):
+        reason = failure_rate_reason(
+            int(n_failed or 0), int(n_finished or 0), settings.failure_pause_percent, settings.failure_min
+        )
+        if reason and pause_if_sending(session, campaign_id, now, reason):
+            paused.append(campaign_id)
+    return paused
+
+
+def finish_done(session: Session, now: dt.datetime) -> list[int]:
+    """Sending campaigns with nobody left to send are done."""
+    done = []
+    for campaign in session.scalars(select(MessageCampaign).where(MessageCampaign.status == "sending")).all():
+        if finish_if_done(session, campaign, now):
+            done.append(campaign.id)
+    return done

@@ -22,6 +22,7 @@ from sqlalchemy import BigInteger, ColumnElement, Select, and_, exists, extract,
 from sqlalchemy.orm import Session
 
 from domain import marketing
+from domain.campaign_models import CampaignRecipient
 from domain.campaign_settings import CampaignSettings
 from domain.customers import LANGUAGES, Customer
 from domain.errors import ValidationError
@@ -42,6 +43,7 @@ FIELDS = (
     "stores",
     "affiliate_referred",
     "birthday_months",
+    "unread_of_campaign",
 )
 
 
@@ -65,6 +67,8 @@ class Segment:
     # True: joined through an affiliate; False: did not; None: either.
     affiliate_referred: bool | None = None
     birthday_months: tuple[int, ...] = field(default=())
+    # Got this campaign's message and did not read it ("retarget those who did not read").
+    unread_of_campaign: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -102,6 +106,7 @@ class Segment:
             stores=_strings(data, "stores"),
             affiliate_referred=_bool(data, "affiliate_referred"),
             birthday_months=tuple(_months(data)),
+            unread_of_campaign=_int(data, "unread_of_campaign"),
         )
         segment.validate()
         return segment
@@ -213,6 +218,8 @@ def matches(segment: Segment, now: dt.datetime) -> ColumnElement[bool]:
         conditions.append(referred if segment.affiliate_referred else ~referred)
     if segment.birthday_months:
         conditions.append(extract("month", Customer.birthday).in_(segment.birthday_months))
+    if segment.unread_of_campaign is not None:
+        conditions.append(_unread(segment.unread_of_campaign))
     return and_(true(), *conditions)
 
 
@@ -223,6 +230,13 @@ def _bought(*, since: dt.datetime | None, stores: tuple[str, ...] = ()) -> Colum
     if stores:
         conditions.append(Order.store.in_(stores))
     return exists().where(*conditions)
+
+
+def _unread(campaign_id: int) -> ColumnElement[bool]:
+    r = CampaignRecipient
+    return exists().where(
+        r.campaign_id == campaign_id, r.customer_id == Customer.id, r.status.in_(("sent", "delivered"))
+    )
 
 
 def _expiring(now: dt.datetime, days: int) -> ColumnElement[bool]:

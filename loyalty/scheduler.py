@@ -15,6 +15,7 @@ from typing import Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
+from bot import campaign_sender
 from bot import jobs as bot_jobs
 from bot import privacy_jobs as bot_privacy_jobs
 from erp import jobs as erp_jobs
@@ -35,6 +36,8 @@ def job_table(app: Flask) -> list[tuple[str, Callable[[Flask], Any], dict[str, A
         ("handle_stranded", bot_jobs.handle_stranded, {"trigger": "interval", "seconds": 15}),
         ("apply_early_statuses", bot_jobs.apply_early_statuses, {"trigger": "interval", "seconds": 30}),
         ("dispatch_notifications", bot_jobs.dispatch_notifications, {"trigger": "interval", "seconds": 20}),
+        # Campaigns and queued automation messages, at the shared pace (runs as long as there is work).
+        ("send_campaigns", campaign_sender.send_campaigns, {"trigger": "interval", "seconds": 5}),
         ("erp_sync", erp_jobs.sync_job, {"trigger": "interval", "minutes": erp_jobs.interval_minutes(app)}),
         ("erp_sync_requested", erp_jobs.requested_sync_job, {"trigger": "interval", "seconds": 10}),
         ("expire_holds", jobs.expire_holds, {"trigger": "interval", "seconds": 30}),

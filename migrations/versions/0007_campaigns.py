@@ -132,6 +132,7 @@ def upgrade() -> None:
         sa.Column("lease_until", domain.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("lease_owner", sa.String(length=64), nullable=True),
         sa.Column("created_at", domain.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_attempt_at", domain.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("accepted_at", domain.db.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["campaign_id"], ["message_campaigns.id"], name=op.f("fk_marketing_messages_campaign_id_message_campaigns")
@@ -147,6 +148,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_marketing_messages_campaign_id"), ["campaign_id"], unique=False)
         batch_op.create_index("ix_marketing_messages_customer_accepted", ["customer_id", "accepted_at"], unique=False)
         batch_op.create_index("ix_marketing_messages_due", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index(
+            "ix_marketing_messages_customer_attempt", ["customer_id", "last_attempt_at"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_marketing_messages_wamid"), ["wamid"], unique=False)
 
     op.create_table(
@@ -170,6 +174,7 @@ def downgrade() -> None:
     op.drop_table("undeliverable_numbers")
     with op.batch_alter_table("marketing_messages", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_marketing_messages_wamid"))
+        batch_op.drop_index("ix_marketing_messages_customer_attempt")
         batch_op.drop_index("ix_marketing_messages_due")
         batch_op.drop_index("ix_marketing_messages_customer_accepted")
         batch_op.drop_index(batch_op.f("ix_marketing_messages_campaign_id"))

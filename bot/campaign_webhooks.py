@@ -1,0 +1,52 @@
+"""Webhook updates about campaign messages and the number: delivery reports, quality, template reviews.
+
+Called inside the webhook's transaction (``bot.webhook``), like the outbox's delivery reports:
+a report about a campaign message moves its recipient (``domain.campaign_results``); any other
+report goes on to the outbox. A bad quality rating or a refused template pauses campaigns
+(``domain.campaign_health``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from sqlalchemy.orm import Session
+
+from bot.inbound import AccountEvent, StatusUpdate, Update
+from domain import campaign_health, campaign_results
+
+log = logging.getLogger(__name__)
+
+
+def apply(session: Session, update: Update, now: dt.datetime) -> list[StatusUpdate]:
+    """Apply what concerns campaigns; returns the delivery reports that were about other messages."""
+    for event in update.account_events:
+        apply_event(session, event, now)
+    return [report for report in update.statuses if not _apply_report(session, report, now)]
+
+
+def _apply_report(session: Session, report: StatusUpdate, now: dt.datetime) -> bool:
+    return campaign_results.apply_status(
+        session,
+        report.wa_message_id,
+        report.status,
+        report.at or now,
+        error_code=report.error_code,
+        error=report.error,
+        tracker=report.tracker,
+    )
+
+
+def apply_event(session: Session, event: AccountEvent, now: dt.datetime) -> list[int]:
+    if event.kind == "quality":
+        paused = campaign_health.on_quality(session, event.event, now, event.reason)
+    elif event.template_name:
+        paused = campaign_health.on_template(
+            session, event.template_name, event.template_language, event.event, now, event.reason
+        )
+    else:
+        return []
+    if paused:
+        log.warning("WhatsApp %s %s: paused campaign(s) %s", event.kind, event.event, paused)
+    return paused
