@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import String, case, cast, func, insert, literal, select, update
 from sqlalchemy.orm import Session
@@ -143,7 +145,7 @@ def transition(
     reason: str | None = None,
 ) -> None:
     if campaign.status not in ALLOWED[action]:
-        raise InvalidTransition(f"a {campaign.status} campaign cannot {action}", status=campaign.status)
+        raise InvalidTransition(f"a {campaign.status} campaign cannot {action}", campaign_status=campaign.status)
     campaign.status = to
     _event(session, campaign, action, now, actor, reason)
 
@@ -164,7 +166,7 @@ def start(
 ) -> MessageCampaign:
     """Schedule (a future ``send_at``) or begin sending: recipients are written now, sent by the job."""
     if campaign.status not in ALLOWED["start"]:
-        raise InvalidTransition(f"a {campaign.status} campaign cannot start", status=campaign.status)
+        raise InvalidTransition(f"a {campaign.status} campaign cannot start", campaign_status=campaign.status)
     if campaign.send_at is not None and campaign.send_at > now and campaign.status == "draft":
         transition(session, campaign, "schedule", "scheduled", now, actor)
         return campaign
@@ -269,6 +271,32 @@ def counts(session: Session, campaign_id: int) -> dict[str, int]:
         "skipped": by_status.get("skipped", 0),
         "pending": by_status.get("pending", 0) + by_status.get("sending", 0),
     }
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """The pre-flight box: who gets it, who is held back and why, the limit left, how long, how much."""
+
+    eligible: int
+    held_back: dict[str, int]
+    limit_left: int
+    seconds: int
+    cost: Decimal
+
+    @property
+    def over_limit(self) -> bool:
+        return self.eligible > self.limit_left
+
+
+def preflight(session: Session, campaign: MessageCampaign, now: dt.datetime, settings: CampaignSettings) -> Preflight:
+    found = segments.audience(session, segment_of(campaign), now, settings)
+    return Preflight(
+        eligible=found.eligible,
+        held_back=found.held_back,
+        limit_left=marketing.messaging_limit_left(session, now, settings),
+        seconds=-(-found.eligible // settings.rate_per_second),
+        cost=settings.price(campaign.category) * found.eligible,
+    )
 
 
 def pause_if_sending(session: Session, campaign_id: int, now: dt.datetime, reason: str) -> bool:
