@@ -189,8 +189,8 @@ class CampaignForm(SegmentFields):
             raise ValidationError(f"{{{{{gap}}}}} is empty but a later parameter is set.")
         return [v for v in values if v is not None]
 
-    def validate_send_at(self, field: DateTimeLocalField) -> None:
-        if self.when.data == "later" and field.data is None:
+    def validate_when(self, field: RadioField) -> None:
+        if field.data == "later" and self.send_at.data is None:
             raise ValidationError("Choose the local date and time to send.")
 
     def send_at_utc(self, now: dt.datetime) -> dt.datetime | None:
