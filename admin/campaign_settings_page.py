@@ -57,7 +57,8 @@ def whatsapp_campaign_settings() -> ResponseReturnValue:
         flash(exc.reason[0].upper() + exc.reason[1:] + ".", "error")
         return _page(form, current, 400)
     before, after = current.to_json(), updated.to_json()
-    diff = {key: [before[key], after[key]] for key in after if before[key] != after[key]}
+    # Compared as values: 0.86 and 0.8600 (the form's four places) are the same price.
+    diff = {k: [before[k], after[k]] for k in after if getattr(current, k) != getattr(updated, k)}
     if diff:
         with unit_of_work() as session:
             campaign_settings.save(session, updated, actor())

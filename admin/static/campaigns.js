@@ -35,6 +35,8 @@
           var first = Object.keys(errors)[0];
           state.textContent = "Fix the segment: " + (first ? first + ": " + errors[first][0] : "check the fields");
           form.setAttribute("data-count", "error");
+          ["count-eligible", "count-matching"].concat(reasons.map(function (r) { return "held-" + r; }))
+            .forEach(function (id) { show(id, "—"); });
           return;
         }
         show("count-eligible", answer.body.eligible);
