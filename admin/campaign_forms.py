@@ -30,10 +30,12 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from admin.forms import DateRange
 from domain.campaign_models import CATEGORIES
 from domain.campaign_settings import LOCAL_TZ, MAX_RATE, quiet_window
 from domain.customers import LANGUAGES
 from domain.errors import ValidationError as DomainValidationError
+from domain.limits import DATE_RANGE, FIRST_DAY, LAST_DAY
 from domain.rules import TIER_ORDER
 from domain.segments import Segment
 from domain.template_fields import FIELDS
@@ -86,8 +88,8 @@ class SegmentFields(FlaskForm):
     min_points = IntegerField("Points at least", validators=[Optional(), NumberRange(0, 1_000_000_000)])
     max_points = IntegerField("Points at most", validators=[Optional(), NumberRange(0, 1_000_000_000)])
     expiring_within_days = IntegerField("Points expiring within (days)", validators=[Optional(), NumberRange(1, 3650)])
-    last_purchase_before = DateField("Last purchase before", validators=[Optional()])
-    last_purchase_after = DateField("Bought since", validators=[Optional()])
+    last_purchase_before = DateField("Last purchase before", validators=[Optional(), DateRange()])
+    last_purchase_after = DateField("Bought since", validators=[Optional(), DateRange()])
     spend_min = DecimalField("Spent at least", places=2, validators=[Optional(), NumberRange(min=0, max=10**10)])
     spend_max = DecimalField("Spent at most", places=2, validators=[Optional(), NumberRange(min=0, max=10**10)])
     spend_days = IntegerField("in the last (days)", default=365, validators=[Optional(), NumberRange(1, 3650)])
@@ -169,6 +171,11 @@ class CampaignForm(SegmentFields):
         default="now",
     )
     send_at = DateTimeLocalField("Local time", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+
+    def validate_send_at(self, field: DateTimeLocalField) -> None:
+        if field.data is not None and not FIRST_DAY <= field.data.date() <= LAST_DAY:
+            raise ValidationError(DATE_RANGE)
+
     ignore_quiet_hours = BooleanField("Send in quiet hours too (admins only)")
 
     def validate_parameters(self, field: FieldList) -> None:

@@ -148,6 +148,9 @@ def test_the_live_count_refuses_bad_input_with_the_field(app: Flask, database: D
         ({"birthday_months": "13"}, "birthday_months"),
         ({"last_purchase_before": "yesterday"}, "last_purchase_before"),
         ({"spend_min": "-5"}, "spend_min"),
+        ({"spend_min": "NaN"}, "spend_min"),
+        ({"last_purchase_before": "9999-12-31"}, "last_purchase_before"),
+        ({"spend_days": "99999999999999999999"}, "spend_days"),
     ):
         answer = client.get("/admin/whatsapp-campaigns/audience", query_string=args)
         assert answer.status_code == 400, args

@@ -55,6 +55,9 @@ def campaigns_made(database: Database) -> int:
         ({"tiers": ["diamond"]}, "is not a valid choice"),
         ({"birthday_months": ["13"]}, "is not a valid choice"),
         ({"ignore_quiet_hours": "y"}, "Only admins may send in quiet hours."),
+        ({"when": "later", "send_at": "9999-12-31T23:59"}, "Dates must be between 1970-01-01 and 2199-12-31."),
+        ({"last_purchase_after": "0001-01-01"}, "Dates must be between 1970-01-01 and 2199-12-31."),
+        ({"spend_min": "NaN"}, "Number must be between 0 and 10000000000."),
     ],
 )
 def test_bad_campaign_input_shows_the_form_again_with_the_reason(
@@ -120,6 +123,7 @@ def test_the_settings_page_saves_over_the_environment_and_audits_the_change(app:
         ({"quiet_hours": "evenings"}, "Quiet hours must look like 21-9 or be none, not 'evenings'."),
         ({"price_marketing": "-1"}, "Number must be between 0 and 1000."),
         ({"price_utility": "cheap"}, "Not a valid decimal value."),
+        ({"price_marketing": "Infinity"}, "Number must be between 0 and 1000."),
         ({"reason": ""}, "Say why."),
     ],
 )
