@@ -169,3 +169,13 @@ def whatsapp_campaign(campaign_id: int) -> ResponseReturnValue:
         action=ActionForm(),
         test_form=test_form,
     )
+
+
+@bp.route(f"{BASE}/<int:campaign_id>/progress")
+@allow(*EVERYONE)
+def whatsapp_campaign_progress(campaign_id: int) -> ResponseReturnValue:
+    """What the campaign page polls while it sends: the status, why it paused, the counts (JSON)."""
+    with unit_of_work() as session:
+        campaign = find(session, campaign_id)
+        counts = campaigns.counts(session, campaign.id)
+    return jsonify({"status": campaign.status, "pause_reason": campaign.pause_reason, "counts": counts})

@@ -1,6 +1,29 @@
-// WhatsApp campaign form: the segment's live count, asked of the server a moment after the last edit.
+// WhatsApp campaign pages: the campaign's progress while it sends, and the form's live count.
 (function () {
   "use strict";
+
+  // The campaign page, while scheduled or sending: the counts every few seconds; a new status reloads
+  // the page (its buttons, and why it paused).
+  var status = document.getElementById("status");
+  var progress = status && status.getAttribute("data-progress-url");
+  if (progress) {
+    var poll = window.setInterval(function () {
+      fetch(progress, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+        .then(function (r) { return r.json(); })
+        .then(function (p) {
+          if (p.status !== status.getAttribute("data-status")) {
+            window.clearInterval(poll);
+            window.location.reload();
+            return;
+          }
+          ["sent", "delivered", "read", "failed", "pending"].forEach(function (name) {
+            var el = document.querySelector("#r-" + name + " strong");
+            if (el) { el.textContent = p.counts[name].toLocaleString("en-US"); }
+          });
+        })
+        .catch(function () { window.clearInterval(poll); });
+    }, 3000);
+  }
 
   var form = document.getElementById("campaign-form");
   if (!form) { return; }
@@ -12,7 +35,7 @@
 
   function show(id, value) {
     var el = document.getElementById(id);
-    if (el) { el.textContent = typeof value === "number" ? value.toLocaleString("en-IN") : value; }
+    if (el) { el.textContent = typeof value === "number" ? value.toLocaleString("en-US") : value; }
   }
 
   function query() {

@@ -228,3 +228,35 @@ def test_the_settings_page_saves(context: BrowserContext) -> None:
     expect(page.locator(".flash-success")).to_contain_text("Nothing changed.")
     shot(page, "campaigns-06-settings")
     no_csp_violations(page)
+
+
+def test_the_campaign_page_follows_the_send_and_shows_why_it_paused(context: BrowserContext, live: Live) -> None:
+    now = dt.datetime.now(dt.UTC)
+    settings = campaign_settings.CampaignSettings()
+    with live.database.unit_of_work() as session:
+        made = campaigns.create(
+            session,
+            name="Watched",
+            template_name="offer",
+            segment=Segment(tiers=("silver",)),
+            now=now,
+            settings=settings,
+        )
+        campaigns.start(session, made, now, settings, "e2e")
+    page = sign_in(context)
+    page.goto(f"/admin/whatsapp-campaigns/{made.id}")
+    expect(page.locator("#r-pending strong")).to_have_text(str(SILVER))
+    set_statuses(live.database, made.id, [("read", None), ("delivered", None)], now)
+    expect(page.locator("#r-sent strong")).to_have_text("2", timeout=15_000)  # polled, no reload
+    expect(page.locator("#r-read strong")).to_have_text("1")
+    expect(page.locator("#r-pending strong")).to_have_text(str(SILVER - 2))
+    with live.database.unit_of_work() as session:
+        assert campaigns.pause_if_sending(session, made.id, now, "failure rate 40% (20 of 50 sends)")
+    expect(page.locator("#pause-reason")).to_contain_text("failure rate 40%", timeout=15_000)
+    expect(page.locator("#status")).to_contain_text("paused")
+    expect(page.locator("#controls")).to_contain_text("Resume")
+    shot(page, "campaigns-07-auto-paused")
+    no_csp_violations(page)
+    page.click("#controls >> text=Resume")
+    expect(page.locator(".flash-success")).to_contain_text("Resumed.")
+    expect(page.locator("#status")).to_contain_text("sending")

@@ -210,7 +210,16 @@ def test_start_pause_resume_cancel_each_change_the_status_and_are_audited(
     assert campaign(database, cid).status == "sending"
     page = client.get(base).get_data(as_text=True)
     assert "Sending started." in page and ">Pause<" in page and 'id="preflight"' not in page
+    progress = client.get(f"{base}/progress").get_json()
+    assert progress == {
+        "status": "sending",
+        "pause_reason": None,
+        "counts": {"sent": 0, "delivered": 0, "read": 0, "failed": 0, "skipped": 0, "pending": 3},
+    }
+    assert 'data-progress-url="/admin/whatsapp-campaigns/' in page
     post(client, f"{base}/pause")
+    assert client.get(f"{base}/progress").get_json()["pause_reason"] == "paused by manager@example.com"
+    assert "data-progress-url" not in client.get(base).get_data(as_text=True)
     paused = campaign(database, cid)
     assert paused.status == "paused" and paused.pause_reason == "paused by manager@example.com"
     assert "paused by manager@example.com" in client.get(base).get_data(as_text=True)
@@ -353,5 +362,6 @@ def test_the_list_pages_through_campaigns(app: Flask, database: Database, clock:
     assert first.count("Offer ") == 25 and "Offer 26" in first and 'rel="next"' in first
     assert second.count("Offer ") == 2 and "Offer 00" in second
     assert client.get("/admin/whatsapp-campaigns/999").status_code == 404
+    assert client.get("/admin/whatsapp-campaigns/999/progress").status_code == 404
     with database.unit_of_work() as s:
         assert len(list(s.scalars(select(MessageCampaign)))) == 27
