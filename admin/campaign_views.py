@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from markupsafe import Markup
@@ -51,7 +52,7 @@ def parameter_label(value: str) -> str:
     return FIELD_LABELS.get(value, f"“{value}”")
 
 
-def describe(segment: dict[str, Any]) -> list[str]:
+def describe(segment: dict[str, Any], money: Callable[[str], str] = str) -> list[str]:
     """The segment's conditions in words, one a line; none means every member who may get marketing."""
     out: list[str] = []
     if segment.get("tiers"):
@@ -67,7 +68,8 @@ def describe(segment: dict[str, Any]) -> list[str]:
         out.append(f"Bought since {_day(segment['last_purchase_after'])}")
     if segment.get("spend_min") is not None or segment.get("spend_max") is not None:
         days = segment.get("spend_days", 365)
-        out.append(f"Spent {_range(segment.get('spend_min'), segment.get('spend_max'))} in the last {days} days")
+        low, high = (None if v is None else money(v) for v in (segment.get("spend_min"), segment.get("spend_max")))
+        out.append(f"Spent {_range(low, high)} in the last {days} days")
     if segment.get("stores"):
         out.append("Bought at: " + ", ".join(segment["stores"]))
     if segment.get("languages"):

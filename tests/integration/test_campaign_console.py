@@ -114,7 +114,7 @@ def test_a_manager_creates_a_draft_with_template_parameters_and_segment(
     assert entry.actor == "manager@example.com" and entry.entity_id == str(cid)
     page = client.get(f"/admin/whatsapp-campaigns/{cid}").get_data(as_text=True)
     assert "Tier: Gold" in page and "Birthday in Oct, Nov" in page and "Not through an affiliate" in page
-    assert "“this weekend”" in page
+    assert "“this weekend”" in page and "Spent at least ₹100.50 in the last 90 days" in page
 
 
 def test_the_live_count_shows_eligible_and_held_back_by_reason(
@@ -271,6 +271,10 @@ def test_results_numbers_chart_retarget_and_csv(app: Flask, database: Database, 
     assert "Failed: Meta&#39;s per-member marketing limit (131049)" in page or "per-member marketing limit" in page
     assert "Skipped: Weekly frequency cap" in page and "₹0.00" in page
     assert "Retarget those who did not read (2)" in page
+    listed = client.get("/admin/whatsapp-campaigns").get_data(as_text=True)
+    assert re.search(
+        r'<td class="num">5</td><td class="num">3</td>\s*<td class="num">1</td><td class="num">1</td>', listed
+    )
     answer = post(client, f"/admin/whatsapp-campaigns/{cid}/retarget")
     location = answer.headers["Location"]  # type: ignore[attr-defined]
     new_id = int(location.rsplit("/", 1)[1])
