@@ -40,6 +40,7 @@ def init_app(app: Flask) -> None:
         api_keys,
         audit,
         auth,
+        automations,
         conversations,
         customers,
         dashboard,

@@ -25,15 +25,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from domain import audit, template_fields
-from domain.automation_models import KINDS, Automation
-from domain.campaign_models import TEMPLATE_LANGUAGES
+from domain.automation_models import KINDS, Automation, AutomationOccasion
+from domain.campaign_models import TEMPLATE_LANGUAGES, MarketingMessage
 from domain.db import utcnow
 from domain.errors import ValidationError
 from domain.limits import MAX_ADJUSTMENT
+from domain.notifications import Notification
 
 MARKETING = "marketing"
 UTILITY = "utility"
@@ -247,3 +248,34 @@ def parse_days(text: str) -> tuple[int, ...]:
 def parse_parameters(lines: Iterable[str]) -> tuple[str, ...]:
     """One parameter per line, blank lines dropped; surrounding spaces are not part of a parameter."""
     return tuple(line.strip() for line in lines if line.strip())
+
+
+@dataclass(frozen=True)
+class Activity:
+    """What an automation did lately, for the console."""
+
+    occasions: int = 0  # members whose occasion it acted on
+    bonus_points: int = 0
+    messages: Mapping[str, int] = dataclasses.field(default_factory=dict)  # queued message status → count
+
+
+def activity(session: Session, since: dt.datetime) -> dict[str, Activity]:
+    """Per kind: occasions acted on since ``since``, the points given, and their messages by status."""
+    o = AutomationOccasion
+    done = {
+        kind: (int(n), int(points or 0))
+        for kind, n, points in session.execute(
+            select(o.kind, func.count(o.id), func.sum(o.bonus_points)).where(o.created_at >= since).group_by(o.kind)
+        )
+    }
+    statuses: dict[str, dict[str, int]] = {kind: {} for kind in KINDS}
+    for m in (MarketingMessage, Notification):
+        stmt = (
+            select(o.kind, m.status, func.count(m.id))
+            .join(m, m.idempotency_key == o.idempotency_key)
+            .where(o.created_at >= since)
+            .group_by(o.kind, m.status)
+        )
+        for kind, status, n in session.execute(stmt):
+            statuses[kind][status] = int(n)
+    return {kind: Activity(*done.get(kind, (0, 0)), statuses[kind]) for kind in KINDS}
