@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import multiprocessing
 import threading
 from collections import Counter
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -222,4 +224,55 @@ def test_two_hosts_at_once_act_on_each_occasion_once(pg_database: Database) -> N
     with pg_database.unit_of_work() as s:
         assert s.scalar(select(func.count()).where(LedgerEntry.kind == "bonus")) == 40
         assert s.scalar(select(func.sum(Customer.points_balance))) == 40 * 50
+        assert ledger.verify(s) == []
+
+
+def test_my_data_lists_what_the_automations_did(database: Database) -> None:
+    from domain import automation_privacy, data_export
+
+    automation_privacy.register()
+    asha = member(database, birthday=dt.date(1990, 6, 15))
+    turn_on(database, "birthday", bonus_points=30)
+    run(database)
+    with database.unit_of_work() as s:
+        customer = s.get(Customer, asha)
+        assert customer is not None
+        document = data_export.export(s, customer, NOW)
+    (occasion,) = document["automations"]
+    assert occasion == {
+        "automation": "birthday",
+        "occasion": "2026",
+        "bonus_points": 30,
+        "told_by": "marketing",
+        "at": NOW.isoformat(),
+    }
+
+
+def _host_process(url: str, results: Any) -> None:
+    """One scheduler host: its own process, its own connections."""
+    import domain.models  # noqa: F401  (every table, as the scheduler process has them)
+
+    db = Database(url)
+    try:
+        results.put(dict(automation_runs.run_automations(db.unit_of_work, NOW, batch=5)))
+    finally:
+        db.dispose()
+
+
+def test_two_scheduler_processes_at_once_act_on_each_occasion_once(pg_database: Database) -> None:
+    ids = [member(pg_database, name=f"P{i}", birthday=dt.date(1990, 6, 15)) for i in range(25)]
+    turn_on(pg_database, "birthday", bonus_points=10)
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    hosts = [context.Process(target=_host_process, args=(pg_database.url, results)) for _ in range(2)]
+    for process in hosts:
+        process.start()
+    counts = [results.get(timeout=120) for _ in hosts]
+    for process in hosts:
+        process.join(timeout=60)
+        assert process.exitcode == 0
+    assert sum(c.get("birthday", 0) for c in counts) == 25
+    assert set(queued(pg_database)) == set(ids)
+    with pg_database.unit_of_work() as s:
+        assert s.scalar(select(func.count()).where(LedgerEntry.kind == "bonus")) == 25
         assert ledger.verify(s) == []
