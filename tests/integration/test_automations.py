@@ -276,3 +276,15 @@ def test_two_scheduler_processes_at_once_act_on_each_occasion_once(pg_database: 
     with pg_database.unit_of_work() as s:
         assert s.scalar(select(func.count()).where(LedgerEntry.kind == "bonus")) == 25
         assert ledger.verify(s) == []
+
+
+def test_the_chat_history_names_the_bonus_in_both_languages(database: Database) -> None:
+    from bot.flows.balance import history_line
+    from bot.texts import texts_for
+
+    asha = member(database, birthday=dt.date(1990, 6, 15))
+    turn_on(database, "birthday", bonus_points=75)
+    run(database)
+    (entry,) = bonuses(database, asha)
+    assert "Bonus · +75" in history_line(texts_for("en", {}), entry)
+    assert "बोनस · +" in history_line(texts_for("hi", {}), entry)
