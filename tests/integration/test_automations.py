@@ -288,3 +288,15 @@ def test_the_chat_history_names_the_bonus_in_both_languages(database: Database) 
     (entry,) = bonuses(database, asha)
     assert "Bonus · +75" in history_line(texts_for("en", {}), entry)
     assert "बोनस · +" in history_line(texts_for("hi", {}), entry)
+
+
+def test_an_automation_switched_off_sends_nothing(database: Database) -> None:
+    rich = member(database)
+    with database.unit_of_work() as s:
+        give_points(s, rich, 40, now=NOW - 300 * DAY, expires_at=NOW + 7 * DAY)
+        settings = dataclasses.replace(automations.load(s, "expiry"), enabled=False)
+        automations.save(s, settings, actor="admin@example.com", now=NOW)
+    assert run(database) == Counter()
+    with database.unit_of_work() as s:
+        assert notifications(s, rich, "points_expiring") == []
+        assert s.scalar(select(func.count()).select_from(AutomationOccasion)) == 0
