@@ -40,6 +40,7 @@ def init_app(app: Flask) -> None:
         api_keys,
         audit,
         auth,
+        automations,
         campaign_actions,
         campaign_settings_page,
         conversations,

@@ -4,6 +4,7 @@ from domain.access_log import AccessLogEntry
 from domain.affiliate_models import Affiliate, Commission, Payout
 from domain.api_keys import ApiKey
 from domain.audit import AuditEntry
+from domain.automation_models import Automation, AutomationOccasion
 from domain.campaign_models import (
     CampaignEvent,
     CampaignRecipient,
@@ -38,6 +39,8 @@ __all__ = [
     "Affiliate",
     "ApiKey",
     "AuditEntry",
+    "Automation",
+    "AutomationOccasion",
     "Campaign",
     "CampaignEvent",
     "CampaignRecipient",

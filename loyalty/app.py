@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 
+from domain import automation_privacy
 from domain.clock import SystemClock
 from domain.db import Database
 from runtime import config as cfg
@@ -42,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     privacy_cli.init_app(app)
     campaigns_cli.init_app(app)
     _init_packages(app)
+    automation_privacy.register()
     headers.init_app(app)
     app.wsgi_app = TrustedProxies(app.wsgi_app, cfg.trusted_proxies(app.config))  # type: ignore[method-assign]
     return app

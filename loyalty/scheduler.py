@@ -29,7 +29,9 @@ def job_table(app: Flask) -> list[tuple[str, Callable[[Flask], Any], dict[str, A
     table: list[tuple[str, Callable[[Flask], Any], dict[str, Any]]] = [
         ("heartbeat", jobs.heartbeat, {"trigger": "interval", "seconds": 30}),
         ("expire_points", jobs.expire_points, {"trigger": "cron", "hour": 0, "minute": 30}),
-        ("warn_expiring", jobs.warn_expiring, {"trigger": "cron", "hour": 9, "minute": 0}),
+        # Birthday, anniversary, win-back, expiry reminders, tier at risk: each acts from its local hour, so
+        # twice an hour means within 30 minutes of it (every occasion once, however often this runs).
+        ("run_automations", jobs.run_automations, {"trigger": "cron", "minute": "5,35"}),
         ("expire_vouchers", jobs.expire_vouchers, {"trigger": "cron", "hour": 0, "minute": 45}),
         ("review_tiers", jobs.review_tiers, {"trigger": "cron", "day": 1, "hour": 1, "minute": 0}),
         ("retry_outbox", bot_jobs.retry_outbox, {"trigger": "interval", "seconds": 15}),
