@@ -15,7 +15,7 @@ from admin.forms import ActionForm, AdjustForm, new_nonce
 from admin.privacy_forms import MarketingConsentForm, NewRequestForm
 from admin.security import EVERYONE, MANAGERS, allow
 from admin.web import actor, cc, make_page, now, offset_for, page_number, unit_of_work
-from domain import access_log, audit, consents, customers, data_requests, ledger, tiers
+from domain import access_log, audit, birthdays, consents, customers, data_requests, ledger, tiers
 from domain.affiliate_models import Affiliate
 from domain.customers import Customer
 from domain.errors import InvalidPhone
@@ -102,6 +102,7 @@ def _customer_context(customer_id: int, form: AdjustForm | None = None) -> dict[
         "consent_rows": consent_rows,
         "requests": requests,
         "needs_guardian": needs_guardian,
+        "birthday": birthdays.iso(customer.birthday) if customer.birthday else None,
         "request_form": NewRequestForm(formdata=None),
         "consent_form": MarketingConsentForm(formdata=None),
         "now": moment,

@@ -10,7 +10,7 @@ import dataclasses
 from decimal import Decimal
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
@@ -19,6 +19,7 @@ from admin.dashboard import forget_cache
 from admin.forms import ActionForm, CampaignForm, RulesForm
 from admin.security import ADMINS, allow
 from admin.web import PER_PAGE, actor, make_page, now, offset_for, page_number, unit_of_work
+from bot import api as bot_api
 from domain import audit
 from domain.earning import Campaign, validate_campaign
 from domain.rules import ProgramRules, load_rules, save_rules
@@ -75,9 +76,15 @@ def _page(form: RulesForm, campaign_form: CampaignForm, status: int = 200) -> Re
     stmt = select(Campaign).order_by(Campaign.starts_on.desc(), Campaign.id.desc())
     with unit_of_work() as session:
         rows = list(session.scalars(stmt.limit(PER_PAGE + 1).offset(offset_for(number))))
+        whatsapp = bot_api.whatsapp_number(session, current_app.config)
     campaigns = make_page(rows, number)
     return render_template(
-        "admin/settings.html", form=form, campaign_form=campaign_form, campaigns=campaigns, action=ActionForm()
+        "admin/settings.html",
+        form=form,
+        campaign_form=campaign_form,
+        campaigns=campaigns,
+        action=ActionForm(),
+        whatsapp=whatsapp,
     ), status
 
 
@@ -109,6 +116,22 @@ def settings() -> ResponseReturnValue:
             )
     forget_cache()
     flash("Program settings saved; they apply from now on." if changes else "Nothing changed.", "success")
+    return redirect(url_for("admin.settings"))
+
+
+@bp.route("/settings/whatsapp-number", methods=["POST"])
+@allow(*ADMINS)
+def whatsapp_number_refresh() -> ResponseReturnValue:
+    """Read the business number from the Graph API now, rather than at the scheduler's next run."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with unit_of_work() as session:
+        found = bot_api.refresh_whatsapp_number(session, app, now())
+    if found.known:
+        flash(f"WhatsApp number: {found.display}.", "success")
+    else:
+        flash(f"No WhatsApp number known: {found.problem}", "error")
     return redirect(url_for("admin.settings"))
 
 

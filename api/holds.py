@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import marshmallow as ma
@@ -166,10 +167,13 @@ def get_hold(hold_id: int) -> dict[str, Any]:
 @blp.response(200, HoldOut)
 def verify(data: dict[str, Any], hold_id: int) -> dict[str, Any] | Response:
     """The code the member read out: the hold becomes `held`. A wrong code counts; three release the hold."""
+    moment = now()
     with unit_of_work() as session:
-        hold, outcome = holds.verify_code(session, hold_id, data["code"], now())
+        hold, outcome = holds.verify_code(session, hold_id, data["code"], moment)
         if outcome is Verification.VERIFIED:
             return hold_view(session, hold)
+        if outcome is Verification.LOCKED:
+            _tell_member(session, hold, moment)
         left, status = hold.attempts_left, hold.status
     detail = "wrong code" + (f"; {left} attempt(s) left" if left else "; the hold is released, open a new one")
     # Returned, not raised: the attempt is counted (committed) with this answer.
@@ -183,8 +187,11 @@ def verify(data: dict[str, Any], hold_id: int) -> dict[str, Any] | Response:
 @blp.response(200, HoldOut)
 def capture(data: dict[str, Any], hold_id: int) -> dict[str, Any]:
     """Spend the held points (or fewer): they leave the ledger; the rest is released."""
+    moment = now()
     with unit_of_work() as session:
-        return hold_view(session, holds.capture(session, hold_id, data.get("points"), now()))
+        hold = holds.capture(session, hold_id, data.get("points"), moment)
+        _tell_member(session, hold, moment)
+        return hold_view(session, hold)
 
 
 @blp.route(f"/{HOLD_ID}/release", methods=["POST"])
@@ -194,6 +201,15 @@ def capture(data: dict[str, Any], hold_id: int) -> dict[str, Any]:
 @blp.response(200, HoldOut)
 def release(data: dict[str, Any], hold_id: int) -> dict[str, Any]:
     """Give the points back: status `released`."""
+    moment = now()
     with unit_of_work() as session:
         reason = data.get("reason") or "released by the till"
-        return hold_view(session, holds.release(session, hold_id, now(), reason))
+        hold = holds.release(session, hold_id, moment, reason)
+        _tell_member(session, hold, moment)
+        return hold_view(session, hold)
+
+
+def _tell_member(session: Session, hold: Hold, moment: dt.datetime) -> None:
+    """The member's notice (points spent, or back) goes out when this request commits, not at the next dispatch."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    bot_api.send_notifications_now(session, hold.customer_id, moment, app)

@@ -38,6 +38,7 @@ STEPS = (  # (label, text sent by every number); each step moves the conversatio
     ("first contact: 'hi' from a new number", "hi"),
     ("language picked: '1' (enrols the customer)", "1"),
     ("consent given: '1'", "1"),
+    ("offers declined: '2'", "2"),
     ("known customer: 'points'", "points"),
     ("known customer: 'menu'", "menu"),
 )

@@ -18,11 +18,12 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import conversations, engine, notice, outbox, payments
+from bot import business_number, conversations, engine, notice, outbox, payments
 from bot import replies as rp
 from bot.flows.table import TABLE
 from bot.messages import Incoming, Reply
 from bot.models import Conversation, InboundMessage, OutboxMessage
+from bot.sender import sender_for
 from bot.texts import LANGUAGES, texts_for
 from domain import audit
 from domain.customers import find_by_phone
@@ -32,6 +33,7 @@ from domain.phones import normalize_phone
 __all__ = [
     "LANGUAGES",
     "OUTBOX_STATUSES",
+    "BusinessNumber",
     "ConversationState",
     "PaymentCode",
     "Reply",
@@ -39,6 +41,7 @@ __all__ = [
     "conversation_state",
     "hand_back",
     "privacy_notice",
+    "refresh_whatsapp_number",
     "reply_lines",
     "send_notifications_now",
     "send_payment_code",
@@ -48,10 +51,22 @@ __all__ = [
     "take_over",
     "thread",
     "waiting",
+    "whatsapp_number",
 ]
 
-OUTBOX_STATUSES = ("queued", "sent", "delivered", "read", "failed")
+OUTBOX_STATUSES = ("queued", "sent", "delivered", "read", "failed", "expired")
 PaymentCode = payments.PaymentCode
+BusinessNumber = business_number.BusinessNumber
+
+
+def whatsapp_number(session: Session, config: Mapping[str, Any]) -> BusinessNumber:
+    """The business number the bot's share links use, where it came from, or why there is none."""
+    return business_number.current(session, config)
+
+
+def refresh_whatsapp_number(session: Session, app: Flask, now: dt.datetime) -> BusinessNumber:
+    """Read the number from the Graph API now (what the scheduler does every few hours)."""
+    return business_number.refresh(session, sender_for(app), now, app.config)
 
 
 @dataclass(frozen=True)

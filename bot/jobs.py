@@ -14,9 +14,10 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import conversations, outbox, pipeline, status
+from bot import business_number, conversations, fast_retry, outbox, pipeline, status
 from bot.models import Conversation
-from bot.sender import Sender, deliver_many, send_now, sender_for, sender_threads
+from bot.retry import RetryPolicy
+from bot.sender import Sender, deliver_many, dispatcher, send_now, sender_for, sender_threads
 from domain.customers import Customer
 from domain.db import Database
 from domain.notifications import Notification
@@ -35,9 +36,11 @@ def retry_outbox(app: Flask) -> Counter[str]:
 
     Each Graph API call waits a round trip, so after an outage the backlog is sent on
     ``BOT_SENDER_THREADS`` threads at once; all rows of one phone go to the same thread,
-    in order, so a customer's replies still arrive in the order they were written.
+    in order, so a customer's replies still arrive in the order they were written. Rows that
+    failed for the first time here get their fast retries from this process (``bot.fast_retry``);
+    stale chat replies are expired, not sent (``bot.retry``).
     """
-    db, snd = services.database(app), sender_for(app)
+    db, snd, policy = services.database(app), sender_for(app), fast_retry.retry_policy(app)
     results: Counter[str] = Counter()
     lanes = sender_threads(app.config)
     after = 0
@@ -51,22 +54,36 @@ def retry_outbox(app: Flask) -> Counter[str]:
             for outbox_id, phone in rows:
                 by_lane.setdefault(zlib.crc32(phone.encode()) % lanes, []).append(outbox_id)
             futures = [
-                pool.submit(_deliver_in_order, db, snd, ids, lambda: services.now(app)) for ids in by_lane.values()
+                pool.submit(_deliver_in_order, db, snd, ids, lambda: services.now(app), policy)
+                for ids in by_lane.values()
             ]
             for future, ids in zip(futures, by_lane.values(), strict=True):
                 outcome = future.result()
                 results.update(outcome.get(i, "skipped") for i in ids)
+                fast_retry.retry_soon(app, outcome, dispatcher(app).submit)
             after = rows[-1][0]
-    if results["sent"] or results["failed"] or results["retry"]:
+    if results["sent"] or results["failed"] or results["retry"] or results["expired"]:
         log.info("outbox retry: %s", dict(results))
     return results
 
 
-def _deliver_in_order(db: Database, snd: Sender, ids: list[int], now: Callable[[], Any]) -> dict[int, str]:
+def _deliver_in_order(
+    db: Database, snd: Sender, ids: list[int], now: Callable[[], Any], policy: RetryPolicy
+) -> dict[int, str]:
     outcome: dict[int, str] = {}
     for start in range(0, len(ids), SEND_BATCH):
-        outcome.update(deliver_many(db, snd, ids[start : start + SEND_BATCH], now))
+        outcome.update(deliver_many(db, snd, ids[start : start + SEND_BATCH], now, policy=policy))
     return outcome
+
+
+def refresh_business_number(app: Flask) -> business_number.BusinessNumber:
+    """Read the business's display number from the Graph API into the settings (``bot.business_number``);
+    the scheduler runs it when it starts and every few hours. A failure is recorded, never raised."""
+    with services.database(app).unit_of_work() as session:
+        found = business_number.refresh(session, sender_for(app), services.now(app), app.config)
+    if not found.known:
+        log.warning("WhatsApp business number unknown: %s", found.problem)
+    return found
 
 
 def apply_early_statuses(app: Flask) -> tuple[int, int]:

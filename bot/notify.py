@@ -14,6 +14,8 @@ voucher_issued    name, reward, voucher code, valid-until date
 referral_bonus    name, points
 points_returned   name, points, bill number, balance
 retention_warning name, points, erasure date
+points_paid       name, points, balance
+points_released   name, points, balance
 ================  ===============================================
 """
 
@@ -148,6 +150,57 @@ def retention_warning(t: Texts, customer: Customer, data: Mapping[str, Any]) -> 
     return body, (_name(t, customer), t.number(customer.points_balance), date)
 
 
+def points_paid(t: Texts, customer: Customer, data: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """A points payment at a till went through (``domain.holds.capture``)."""
+    points, balance, store = (
+        int(data.get("points", 0)),
+        int(data.get("balance", customer.points_balance)),
+        data.get("store"),
+    )
+    if store:
+        paid = t.n_("You paid {n} point at {store}.", "You paid {n} points at {store}.", points, store=store)
+    else:
+        paid = t.n_("You paid {n} point at the till.", "You paid {n} points at the till.", points)
+    lines = [paid]
+    returned = int(data.get("returned", 0))
+    if returned > 0:
+        lines.append(
+            t.n_(
+                "{n} held point was not needed and is yours again.",
+                "{n} held points were not needed and are yours again.",
+                returned,
+            )
+        )
+    lines.append(t.n_("Your balance: {n} point.", "Your balance: {n} points.", balance))
+    return "\n".join(lines), (_name(t, customer), t.number(points), t.number(balance))
+
+
+def points_released(t: Texts, customer: Customer, data: Mapping[str, Any]) -> tuple[str, tuple[str, ...]]:
+    """Points held for a payment are free again, and nothing was paid (``domain.holds``)."""
+    points, balance = int(data.get("points", 0)), int(data.get("balance", customer.points_balance))
+    why = data.get("why")
+    if why == "expired":
+        first = t.n_(
+            "The payment of {n} point at the till was not completed in time, so nothing was paid.",
+            "The payment of {n} points at the till was not completed in time, so nothing was paid.",
+            points,
+        )
+    elif why == "too many wrong codes":
+        first = t.n_(
+            "The payment of {n} point at the till was cancelled after too many wrong codes; nothing was paid.",
+            "The payment of {n} points at the till was cancelled after too many wrong codes; nothing was paid.",
+            points,
+        )
+    else:
+        first = t.n_(
+            "The payment of {n} point at the till was cancelled, so nothing was paid.",
+            "The payment of {n} points at the till was cancelled, so nothing was paid.",
+            points,
+        )
+    body = "\n".join([first, t.n_("Your balance: {n} point.", "Your balance: {n} points.", balance)])
+    return body, (_name(t, customer), t.number(points), t.number(balance))
+
+
 RENDERERS: dict[str, Renderer] = {
     "points_earned": points_earned,
     "tier_changed": tier_changed,
@@ -156,4 +209,6 @@ RENDERERS: dict[str, Renderer] = {
     "referral_bonus": referral_bonus,
     "points_returned": points_returned,
     "retention_warning": retention_warning,
+    "points_paid": points_paid,
+    "points_released": points_released,
 }

@@ -1,6 +1,7 @@
 """The outbox: every outgoing message is a row first, and is sent after its transaction commits.
 
-A row moves ``queued -> sending -> sent -> delivered -> read`` or ends ``failed``.
+A row moves ``queued -> sending -> sent -> delivered -> read`` or ends ``failed`` (never accepted)
+or ``expired`` (a chat reply given up on because it would arrive too late; see ``bot.retry``).
 Claiming a row is one conditional UPDATE, so the after-commit sender thread of any
 web worker and the scheduler's retry job never send the same row twice; a claim is
 a lease (``next_attempt_at`` moves ahead) so a row claimed by a process that died is
@@ -19,14 +20,12 @@ from sqlalchemy import Table, bindparam, case, exists, literal, select, true, up
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from bot import retry
 from bot.messages import Button, Reply, Row, Section, Template
 from bot.models import OutboxMessage
 from bot.statements import insert_ignore
 
 LEASE = dt.timedelta(seconds=60)  # longer than the sender's HTTP timeout
-BACKOFF_BASE = dt.timedelta(seconds=10)
-BACKOFF_MAX = dt.timedelta(minutes=10)
-GIVE_UP_AFTER = dt.timedelta(hours=24)  # the customer-service window is closed by then anyway
 PENDING = ("queued", "sending")
 
 
@@ -223,24 +222,76 @@ def mark_failed(session: Session, outbox_id: int, code: str | None, reason: str,
     session.execute(stmt)
 
 
-def schedule_retry(session: Session, outbox_id: int, code: str | None, reason: str, now: dt.datetime) -> bool:
-    """Back off exponentially after a transient error; False if it is too old and was failed instead."""
+@dataclass(frozen=True)
+class Retry:
+    """What became of a row after a transient error: ``retry`` at ``at``, or ``failed`` / ``expired``."""
+
+    outcome: str
+    at: dt.datetime | None = None
+
+
+def schedule_retry(
+    session: Session,
+    outbox_id: int,
+    code: str | None,
+    reason: str,
+    now: dt.datetime,
+    policy: retry.RetryPolicy = retry.DEFAULT,
+) -> Retry:
+    """Queue the row for its next try (``bot.retry``), or end it if that try would come too late."""
     row = session.get(OutboxMessage, outbox_id, populate_existing=True)
     if row is None or row.status != "sending":
-        return False
-    if now - row.created_at >= GIVE_UP_AFTER:
+        return Retry("failed")
+    at = now + retry.next_delay(row.attempts, code, policy)
+    if at > retry.deadline(row.origin, row.created_at, policy):
+        if retry.is_chat(row.origin):
+            expire(session, [outbox_id], f"not sent: still failing after {row.attempts} attempts: {reason}", now)
+            return Retry("expired")
         mark_failed(session, outbox_id, code, f"gave up after {row.attempts} attempts: {reason}", now)
-        return False
+        return Retry("failed")
     row.status = "queued"
-    row.next_attempt_at = now + backoff(row.attempts)
+    row.next_attempt_at = at
     row.error_code, row.error = code, reason[:300]
-    return True
+    return Retry("retry", at)
 
 
-def backoff(attempts: int) -> dt.timedelta:
-    """10 s, 20 s, 40 s ... capped at 10 minutes."""
-    delay: dt.timedelta = min(BACKOFF_BASE * (2 ** max(attempts - 1, 0)), BACKOFF_MAX)
-    return delay
+def expire(session: Session, ids: Sequence[int], reason: str, now: dt.datetime) -> None:
+    """End unsent chat replies that would reach the customer too late: status ``expired``, code ``stale``."""
+    if not ids:
+        return
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), OutboxMessage.status.in_(PENDING))
+        .values(status="expired", error_code=retry.STALE, error=reason[:300], failed_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(stmt)
+
+
+def expire_stale(
+    session: Session, ids: Sequence[int], now: dt.datetime, policy: retry.RetryPolicy = retry.DEFAULT
+) -> list[int]:
+    """Of ``ids``, the chat replies that are free to claim but older than the policy allows: expire them
+    instead of sending them (the customer has moved on); returns their ids."""
+    if not ids:
+        return []
+    minutes = round(policy.chat_stale_after.total_seconds() / 60, 1)
+    reason = f"not sent: a chat reply older than {minutes:g} minutes would arrive too late"
+    stmt = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(ids),
+            OutboxMessage.status.in_(PENDING),
+            OutboxMessage.next_attempt_at <= now,  # a live claim is someone else's to finish
+            OutboxMessage.origin.in_(sorted(retry.CHAT_ORIGINS)),
+            OutboxMessage.created_at < retry.stale_before(now, policy),
+        )
+        .values(status="expired", error_code=retry.STALE, error=reason, failed_at=now)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    )
+    stale = sorted(session.scalars(stmt))
+    return stale
 
 
 def pending_for(session: Session, phone: str) -> list[OutboxMessage]:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot import conversations, jobs, outbox
 from bot import replies as rp
+from bot.flows.payment import CONFIRM, DECLINE
 from bot.messages import Reply, Template
 from bot.models import Conversation, OutboxMessage
 from bot.texts import Texts, texts_for
@@ -28,7 +29,6 @@ from domain.customers import Customer
 from domain.notifications import Notification
 from domain.rules import load_rules
 
-CONFIRM, DECLINE = "hold:confirm:", "hold:decline:"
 _AFTER_COMMIT = "bot.payments.after_commit"
 
 

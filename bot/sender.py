@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,7 +23,7 @@ from pywa.types.callback import Button, Section, SectionList, SectionRow
 from pywa.types.templates import TemplateLanguage
 from sqlalchemy.orm import Session
 
-from bot import outbox, privacy_data
+from bot import business_number, fast_retry, outbox, privacy_data, retry
 from bot.lanes import PhoneLanes
 from bot.messages import Reply, Template
 from bot.models import OutboxMessage
@@ -62,6 +63,7 @@ class PywaSender:
     def __init__(self, token: str, phone_id: str, api_url: str, api_version: str, timeout: float = 10.0) -> None:
         session = httpx.Client(transport=RebasingTransport(api_url), timeout=timeout)
         self.client = WhatsApp(phone_id=phone_id, token=token, session=session, api_version=api_version)
+        self.phone_id = phone_id
 
     def send(self, phone: str, message: Reply | Template) -> str:
         to = phone.lstrip("+")  # the wa_id form: digits only, never the business-scoped user id
@@ -71,6 +73,17 @@ class PywaSender:
             raise classify(exc) from exc
         except httpx.HTTPError as exc:
             raise SendError(f"network: {type(exc).__name__}", transient=True) from exc
+
+    def business_number(self) -> dict[str, Any]:
+        """``GET /{version}/{phone_id}?fields=display_phone_number,verified_name`` (``bot.business_number``)."""
+        fields = ("display_phone_number", "verified_name")
+        try:
+            found: dict[str, Any] = self.client.api.get_business_phone_number(self.phone_id, fields=fields)
+        except WhatsAppError as exc:
+            raise classify(exc) from exc
+        except httpx.HTTPError as exc:
+            raise SendError(f"network: {type(exc).__name__}", transient=True) from exc
+        return found
 
     def _send(self, to: str, message: Reply | Template) -> str:
         if isinstance(message, Template):
@@ -118,9 +131,10 @@ class RebasingTransport(httpx.HTTPTransport):
 
 
 def classify(exc: WhatsAppError) -> SendError:
-    """5xx, 429 and Meta's throttling codes are worth a retry; everything else is final."""
+    """5xx, 429 and Meta's throttling codes are worth a retry; everything else is final, and so are
+    131047 (outside the 24-hour window) and 131026 (undeliverable) whatever status came with them."""
     status = exc.raw_response.status_code if exc.raw_response is not None else None
-    transient = (
+    transient = not retry.is_final(str(exc.code)) and (
         (status is not None and (status >= 500 or status == 429))
         or exc.code in TRANSIENT_CODES
         or bool(exc.is_transient)
@@ -143,33 +157,68 @@ def make_sender(config: Mapping[str, Any]) -> Sender:
 
 
 def sender_for(app: Flask) -> Sender:
-    """The app's sender, built on first use (tests may put their own in ``app.extensions``)."""
+    """The app's sender, built on first use (tests may put their own in ``app.extensions``).
+
+    Building the real one also reads the business number in the background if it is unknown or
+    old (``bot.business_number``), so share links work before the scheduler's first run.
+    """
     found: Sender | None = app.extensions.get("bot.sender")
     if found is None:
-        found = app.extensions.setdefault("bot.sender", make_sender(app.config))
+        built = make_sender(app.config)
+        found = app.extensions.setdefault("bot.sender", built)
+        if found is built and isinstance(built, PywaSender):
+            threading.Thread(target=_read_number, args=(app, built), name="business-number", daemon=True).start()
     return found
 
 
-def deliver(db: Database, sender: Sender, outbox_id: int, now: Callable[[], Any]) -> str:
-    """One attempt for one row: ``skipped`` (not ours to send now), ``sent``, ``retry`` or ``failed``."""
-    return deliver_many(db, sender, [outbox_id], now).get(outbox_id, "skipped")
+def _read_number(app: Flask, lookup: PywaSender) -> None:
+    from runtime import services
+
+    try:
+        with services.database(app).unit_of_work() as session:
+            business_number.refresh_if_due(session, lookup, services.now(app), app.config)
+    except Exception:  # the scheduler's job reads it again; sending never waits for this
+        log.exception("WhatsApp business number: not read at start")
 
 
-def deliver_many(db: Database, sender: Sender, ids: Sequence[int], now: Callable[[], Any]) -> dict[int, str]:
+def deliver(
+    db: Database, sender: Sender, outbox_id: int, now: Callable[[], Any], *, policy: retry.RetryPolicy = retry.DEFAULT
+) -> str:
+    """One attempt for one row: ``skipped`` (not ours to send now), ``sent``, ``retry``, ``failed`` or
+    ``expired`` (a chat reply too old to send, see ``bot.retry``)."""
+    return deliver_many(db, sender, [outbox_id], now, policy=policy).get(outbox_id, "skipped")
+
+
+def deliver_many(
+    db: Database,
+    sender: Sender,
+    ids: Sequence[int],
+    now: Callable[[], Any],
+    *,
+    policy: retry.RetryPolicy = retry.DEFAULT,
+) -> dict[int, str]:
     """Claim a batch in one transaction, send outside any transaction, record the outcomes in one more.
 
     Under load the sender threads drain their queues in batches, so the database sees
-    two short transactions per batch instead of two per message.
+    two short transactions per batch instead of two per message. Chat replies that have
+    become stale are expired instead of claimed.
     """
     if not ids:
         return {}
     with db.unit_of_work() as session:
-        work = [(row.id, row.phone, outbox.message_of(row)) for row in outbox.claim_many(session, ids, now())]
-    return send_claimed(db, sender, work, now)
+        expired = outbox.expire_stale(session, ids, now(), policy)
+        claimed = outbox.claim_many(session, [i for i in ids if i not in expired], now())
+        work = [(row.id, row.phone, outbox.message_of(row)) for row in claimed]
+    return {**dict.fromkeys(expired, "expired"), **send_claimed(db, sender, work, now, policy=policy)}
 
 
 def send_claimed(
-    db: Database, sender: Sender, work: Sequence[tuple[int, str, Reply | Template]], now: Callable[[], Any]
+    db: Database,
+    sender: Sender,
+    work: Sequence[tuple[int, str, Reply | Template]],
+    now: Callable[[], Any],
+    *,
+    policy: retry.RetryPolicy = retry.DEFAULT,
 ) -> dict[int, str]:
     """Send rows this process holds the claim on and record the outcomes.
 
@@ -206,15 +255,20 @@ def send_claimed(
         outbox.mark_sent_many(session, sent, now())
         outbox.release(session, [i for i, result in outcome.items() if result == "skipped"], now())
         for outbox_id, failure in errors:
-            outcome[outbox_id] = _record_error(session, outbox_id, failure, now())
+            outcome[outbox_id] = _record_error(session, outbox_id, failure, now(), policy)
         privacy_data.scrub_farewells(session, list(outcome))
     return outcome
 
 
-def _record_error(session: Session, outbox_id: int, exc: SendError, at: Any) -> str:
-    if exc.transient and outbox.schedule_retry(session, outbox_id, exc.code, exc.reason, at):
-        log.warning("outbox %d: transient send error %s, will retry", outbox_id, exc.code)
-        return "retry"
+def _record_error(session: Session, outbox_id: int, exc: SendError, at: Any, policy: retry.RetryPolicy) -> str:
+    if exc.transient:
+        outcome = outbox.schedule_retry(session, outbox_id, exc.code, exc.reason, at, policy).outcome
+        if outcome == "retry":
+            log.warning("outbox %d: transient send error %s, will retry", outbox_id, exc.code)
+            return outcome
+        if outcome == "expired":
+            log.warning("outbox %d: still failing (%s) and too late for a chat reply: expired", outbox_id, exc.code)
+            return outcome
     outbox.mark_failed(session, outbox_id, exc.code, exc.reason, at)
     log.warning("outbox %d: failed for good (%s): %s", outbox_id, exc.code, exc.reason)
     return "failed"
@@ -284,8 +338,13 @@ def send_now(app: Flask, batch: Sequence[outbox.Outgoing]) -> None:
     # A claim is only used well inside its lease: later, the retry job may already be taking the row.
     fresh = now() + outbox.LEASE / 2
     held = [(i.id, i.phone, i.message) for i in batch if i.lease_until is not None and i.lease_until >= fresh]
-    send_claimed(db, snd, held, now)
-    deliver_many(db, snd, [i.id for i in batch if i.lease_until is None], now)
+    policy = fast_retry.retry_policy(app)
+    outcome = send_claimed(db, snd, held, now, policy=policy)
+    outcome.update(deliver_many(db, snd, [i.id for i in batch if i.lease_until is None], now, policy=policy))
+    again = fast_retry.waiting_behind(db, batch, outcome, now())
+    if again:  # the customer wrote again while an earlier reply was backing off: try them now
+        outcome.update(deliver_many(db, snd, again, now, policy=policy))
+    fast_retry.retry_soon(app, outcome, dispatcher(app).submit)
 
 
 def dispatcher(app: Flask) -> Dispatcher:

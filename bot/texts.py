@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
+from babel.dates import format_date, format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent
 
+from domain.birthdays import year_known
 from domain.money import format_money
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
@@ -130,6 +131,12 @@ class Texts:
             zone = self.timezone() if callable(self.timezone) else self.timezone
             moment = moment.astimezone(ZoneInfo(zone)).date()
         return format_date(moment, format="medium", locale=self.locale)
+
+    def birthday(self, day: dt.date) -> str:
+        """A birthday: ``14 Aug 1990``, or ``14 Aug`` when the member left the year out."""
+        if year_known(day):
+            return self.date(day)
+        return format_skeleton("dMMM", day, locale=self.locale)
 
 
 def texts_for(

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from domain import affiliates, consents, data_requests, holds
+from domain import affiliates, birthdays, consents, data_requests, holds
 from domain.affiliate_models import Affiliate
 from domain.customers import Customer
 from domain.ledger import LedgerEntry
@@ -176,6 +176,7 @@ def _member(c: Customer) -> dict[str, Any]:
     fields += ["points_balance", "points_owed", "lifetime_points", "referral_code", "created_at", "last_active_at"]
     return {
         **_row(c, *fields),
+        "birthday": birthdays.iso(c.birthday) if c.birthday else None,
         "service_messages": c.opted_in,
         "marketing_messages": c.marketing_opt_in,
     }

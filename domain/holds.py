@@ -9,6 +9,10 @@ Invariants, checked by ``verify``:
   too many wrong codes) or ``declined`` (by the member); a closed hold never opens again.
 - Captured points are one ``redeem`` ledger entry keyed ``hold:<id>:capture``: a capture is spent once.
 - The 6-digit code is stored only as a salted hash; ``MAX_CODE_ATTEMPTS`` wrong codes release the hold.
+- The member's answer in WhatsApp (``answer``) moves only their own ``pending`` hold; an answer to any
+  other hold changes nothing and says why (``Answer``).
+- A capture, and a release that the member did not ask for (by the till, by expiry, after wrong codes),
+  record one notification for the member (``points_paid`` / ``points_released``), keyed by the hold.
 
 Locking rule: as for the ledger, every writer locks the customer row first (``ledger.lock_customer``),
 then the hold row. A hold, a capture, a redemption and an expiry on one member are therefore serialised,
@@ -32,11 +36,14 @@ from domain import ledger
 from domain.customers import Customer
 from domain.db import Base, UTCDateTime, money
 from domain.errors import DomainError, InsufficientPoints, NotFound, ValidationError
+from domain.notifications import notify
 
 OPEN = ("pending", "held")
 STATUSES = ("pending", "held", "captured", "released", "declined")
 MAX_CODE_ATTEMPTS = 3
 MAX_POINTS = 10_000_000
+EXPIRED, WRONG_CODES = "expired", "too many wrong codes"  # the ``status_reason`` of those releases
+CAPTURE_PREFIX = "hold:"
 
 
 class HoldNotOpen(DomainError):
@@ -80,6 +87,16 @@ class Hold(Base):
         return max(MAX_CODE_ATTEMPTS - self.code_attempts, 0)
 
 
+def capture_key(hold_id: int) -> str:
+    """The ledger key of a hold's capture: one spend per hold."""
+    return f"{CAPTURE_PREFIX}{hold_id}:capture"
+
+
+def is_capture(ledger_key: str) -> bool:
+    """Is this ledger entry a points payment at a till (for the member's history)?"""
+    return ledger_key.startswith(CAPTURE_PREFIX) and ledger_key.endswith(":capture")
+
+
 def value_of(points: int, point_value: Decimal) -> Decimal:
     """What ``points`` pay, in money: points x the program's point value, to the paisa."""
     return money(Decimal(points) * point_value)
@@ -115,7 +132,7 @@ def open_hold(
         raise ValidationError(f"points must be between 1 and {MAX_POINTS}")
     customer = ledger.lock_customer(session, customer_id)
     for stale in _open_holds(session, customer.id, expired_by=now):
-        _close(customer, stale, "released", now, "expired")
+        _release(session, customer, stale, now, EXPIRED)
     available = customer.points_available
     if points > available:
         raise InsufficientPoints(
@@ -179,6 +196,14 @@ def _close(customer: Customer, hold: Hold, status: str, now: dt.datetime, reason
     hold.status, hold.closed_at, hold.status_reason = status, now, reason
 
 
+def _release(session: Session, customer: Customer, hold: Hold, now: dt.datetime, reason: str) -> None:
+    """Give the points back, and tell the member why (the till, the clock or wrong codes; never their own Decline)."""
+    _close(customer, hold, "released", now, reason)
+    why = reason if reason in (EXPIRED, WRONG_CODES) else "till"
+    payload = {"points": hold.points, "store": hold.store, "balance": customer.points_balance, "why": why}
+    notify(session, customer.id, "points_released", f"hold:{hold.id}:released", payload, now)
+
+
 class Verification(enum.Enum):
     VERIFIED = "verified"
     WRONG_CODE = "wrong_code"
@@ -194,22 +219,51 @@ def verify_code(session: Session, hold_id: int, code: str, now: dt.datetime) -> 
         return hold, Verification.VERIFIED
     hold.code_attempts += 1
     if hold.code_attempts >= MAX_CODE_ATTEMPTS:
-        _close(customer, hold, "released", now, "too many wrong codes")
+        _release(session, customer, hold, now, WRONG_CODES)
         return hold, Verification.LOCKED
     return hold, Verification.WRONG_CODE
 
 
-def answer(session: Session, hold_id: int, customer_id: int, confirmed: bool, now: dt.datetime) -> Hold:
-    """The member tapped Confirm or Decline in WhatsApp; only their own hold, only while pending."""
-    customer, hold = _locked(session, hold_id)
-    if hold.customer_id != customer_id:
+class Answer(enum.Enum):
+    """What the member's Confirm or Decline did."""
+
+    CONFIRMED = "confirmed"  # pending -> held
+    DECLINED = "declined"  # pending -> declined
+    EXPIRED = "expired"  # its time had passed: released (now, if the expiry job had not yet), nothing paid
+    NOT_PENDING = "not_pending"  # already held, captured, released or declined: ``hold.status`` says which
+
+
+def answer(session: Session, hold_id: int, customer_id: int, confirmed: bool, now: dt.datetime) -> tuple[Hold, Answer]:
+    """The member tapped Confirm or Decline in WhatsApp (or typed it): only their own hold, only while pending.
+
+    Another member's hold is ``NotFound``, like one that does not exist, so a guessed id tells nothing.
+    """
+    found = session.get(Hold, hold_id)
+    if found is None or found.customer_id != customer_id:
         raise NotFound(f"hold {hold_id} does not exist")
-    _require_open(hold, now, "pending")
+    customer, hold = _locked(session, hold_id)
+    if hold.status != "pending":
+        lapsed = hold.status == "released" and hold.status_reason == EXPIRED
+        return hold, Answer.EXPIRED if lapsed else Answer.NOT_PENDING
+    if hold.expires_at <= now:
+        # The member is told in the chat reply; no notification on top.
+        _close(customer, hold, "released", now, EXPIRED)
+        return hold, Answer.EXPIRED
     if confirmed:
         hold.status, hold.verified_at, hold.verified_via = "held", now, "whatsapp"
-    else:
-        _close(customer, hold, "declined", now, "declined by the member")
-    return hold
+        return hold, Answer.CONFIRMED
+    _close(customer, hold, "declined", now, "declined by the member")
+    return hold, Answer.DECLINED
+
+
+def pending_for(session: Session, customer_id: int, now: dt.datetime) -> list[Hold]:
+    """The member's holds still waiting for their answer (pending, not past their time), newest first."""
+    stmt = (
+        select(Hold)
+        .where(Hold.customer_id == customer_id, Hold.status == "pending", Hold.expires_at > now)
+        .order_by(Hold.id.desc())
+    )
+    return list(session.scalars(stmt))
 
 
 def capture(session: Session, hold_id: int, points: int | None, now: dt.datetime) -> Hold:
@@ -226,11 +280,18 @@ def capture(session: Session, hold_id: int, points: int | None, now: dt.datetime
         customer,
         kind="redeem",
         points=spend,
-        key=f"hold:{hold.id}:capture",
+        key=capture_key(hold.id),
         now=now,
         description=f"points payment{' at ' + hold.store if hold.store else ''}"[:200],
         actor=hold.actor,
     )
+    payload = {
+        "points": spend,
+        "returned": hold.points - spend,
+        "store": hold.store,
+        "balance": customer.points_balance,
+    }
+    notify(session, customer.id, "points_paid", f"hold:{hold.id}:captured", payload, now)
     return hold
 
 
@@ -241,7 +302,7 @@ def release(session: Session, hold_id: int, now: dt.datetime, reason: str = "rel
         return hold
     if not hold.is_open:
         raise HoldNotOpen(f"hold {hold.id} is {hold.status}", status=hold.status)
-    _close(customer, hold, "released", now, reason[:200])
+    _release(session, customer, hold, now, reason[:200])
     return hold
 
 
@@ -256,7 +317,7 @@ def expire_due(session: Session, now: dt.datetime, batch: int = 200) -> int:
     for hold_id, _customer_id in due:
         customer, hold = _locked(session, hold_id)
         if hold.is_open:
-            _close(customer, hold, "released", now, "expired")
+            _release(session, customer, hold, now, EXPIRED)
     return len(due)
 
 

@@ -18,6 +18,8 @@ KINDS = (
     "referral_bonus",
     "points_returned",
     "retention_warning",  # an inactive member is about to be erased (``domain.retention``)
+    "points_paid",  # a points payment at a till was captured (``domain.holds``)
+    "points_released",  # points held for a payment are free again: released by the till, expired, wrong codes
 )
 
 

@@ -1,15 +1,16 @@
-"""GET /health: the database, the scheduler's heartbeat, the last ERP sync."""
+"""GET /health: the database, the scheduler's heartbeat, the last ERP sync, the business's WhatsApp number."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, current_app, jsonify
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select, text
 from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
+from bot import business_number
 from domain.system import last_beat
 from erp.models import SyncRun
 from erp.reader import public_reason
@@ -35,6 +36,7 @@ def health() -> ResponseReturnValue:
             body["database"] = {"status": "ok", "backend": db.engine.dialect.name}
             body["scheduler"] = _scheduler(beat.beat_at if beat else None, now)
             body["erp_sync"] = _sync(run)
+            body["whatsapp_number"] = _number(business_number.current(session, current_app.config))
     except Exception as exc:  # noqa: BLE001 - health reports, never raises
         log.warning("health: the database check failed: %s", type(exc).__name__)
         body["status"] = "error"
@@ -51,6 +53,18 @@ def _scheduler(beat_at: Any, now: Any) -> dict[str, Any]:
     age = (now - beat_at).total_seconds()
     status = "ok" if age <= SCHEDULER_STALE_SECONDS else "stale"
     return {"status": status, "last_heartbeat": beat_at.isoformat(), "age_seconds": round(age)}
+
+
+def _number(number: business_number.BusinessNumber) -> dict[str, Any]:
+    """Whether share links can be handed out; in words, never the Graph API's own error."""
+    if number.known:
+        return {"status": "known", "source": number.source}
+    return {
+        "status": "unknown",
+        "problem": "No WhatsApp business number is known, so the bot gives customers their code to type "
+        "instead of a share link. Set WHATSAPP_DISPLAY_NUMBER, or WHATSAPP_TOKEN and WHATSAPP_PHONE_ID "
+        "so that the scheduler reads it from the Graph API; details on the console's settings page.",
+    }
 
 
 def _sync(run: SyncRun | None) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ them on a schedule.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import signal
 from collections.abc import Callable
@@ -34,12 +35,18 @@ def job_table(app: Flask) -> list[tuple[str, Callable[[Flask], Any], dict[str, A
         ("run_automations", jobs.run_automations, {"trigger": "cron", "minute": "5,35"}),
         ("expire_vouchers", jobs.expire_vouchers, {"trigger": "cron", "hour": 0, "minute": 45}),
         ("review_tiers", jobs.review_tiers, {"trigger": "cron", "day": 1, "hour": 1, "minute": 0}),
-        ("retry_outbox", bot_jobs.retry_outbox, {"trigger": "interval", "seconds": 15}),
+        ("retry_outbox", bot_jobs.retry_outbox, {"trigger": "interval", "seconds": 5}),
         ("handle_stranded", bot_jobs.handle_stranded, {"trigger": "interval", "seconds": 15}),
         ("apply_early_statuses", bot_jobs.apply_early_statuses, {"trigger": "interval", "seconds": 30}),
         ("dispatch_notifications", bot_jobs.dispatch_notifications, {"trigger": "interval", "seconds": 20}),
         # Campaigns and queued automation messages, at the shared pace (runs as long as there is work).
         ("send_campaigns", campaign_sender.send_campaigns, {"trigger": "interval", "seconds": 5}),
+        # The number for wa.me links, when WHATSAPP_DISPLAY_NUMBER is not set: at start, then every 6 hours.
+        (
+            "refresh_business_number",
+            bot_jobs.refresh_business_number,
+            {"trigger": "interval", "hours": 6, "next_run_time": dt.datetime.now(dt.UTC)},
+        ),
         ("erp_sync", erp_jobs.sync_job, {"trigger": "interval", "minutes": erp_jobs.interval_minutes(app)}),
         ("erp_sync_requested", erp_jobs.requested_sync_job, {"trigger": "interval", "seconds": 10}),
         ("expire_holds", jobs.expire_holds, {"trigger": "interval", "seconds": 30}),

@@ -46,12 +46,19 @@ DEFAULTS: dict[str, Any] = {
     "BOT_HANDLERS": None,  # "process" (served app) or "threads" (TESTING): see bot.handling
     "BOT_HANDLER_THREADS": None,  # handler threads per process (default 4)
     "BOT_SENDER_THREADS": None,  # Graph API sends in flight at once, per process (default 16)
+    "BOT_REPLY_STALE_MINUTES": "5",  # an unsent chat reply older than this is expired, not sent (bot.retry)
     "BOT_HANDLER_NICE": None,  # how much lower the handlers' CPU priority is than the webhook's (default 10)
     # The address customers reach this app at (links in chat: the privacy notice, "my data" exports);
     # unset, the host the last webhook was posted to.
     "PUBLIC_BASE_URL": None,
     # The key of the erased-phone suppression list's hashes; unset, SECRET_KEY (set it before rotating that).
     "PRIVACY_HASH_KEY": None,
+    # The integration API (/api/v1).
+    "HOLD_MINUTES": "15",  # how long a points payment at a till holds the points before they go back
+    "API_RATE_LIMIT": None,  # per key or person, unless the key has its own rate (default 600/minute)
+    "RATELIMIT_STORAGE_URI": "memory://",  # where the rate limits count: redis://... to share them across hosts
+    "API_ACCESS_TOKEN_MINUTES": None,  # a staff access token's life (default 15)
+    "API_REFRESH_TOKEN_DAYS": None,  # a staff refresh token's life (default 14)
     # Campaigns (defaults; what an admin saves in the console wins, see domain.campaign_settings).
     "CAMPAIGN_RATE_PER_SECOND": "20",  # messages per second for the number, 1 to 80, across every host
     "MESSAGING_LIMIT_24H": "1000",  # the number's messaging tier: members reached per 24 hours
@@ -61,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
     "PRICE_UTILITY_INR": "0.12",  # rupees per utility template message
     "REDIS_URL": None,  # the shared send pace; unset, RATELIMIT_STORAGE_URI when it is redis://, else the database
 }
+MAX_HOLD_MINUTES = 24 * 60
 
 REQUIRED_IN_PRODUCTION = (
     "SECRET_KEY",
@@ -90,6 +98,7 @@ def check(config: Mapping[str, Any]) -> None:
     check_production(config)
     check_database_url(config)
     trusted_proxies(config)
+    check_hold_minutes(config)
 
 
 def check_app_env(config: Mapping[str, Any]) -> None:
@@ -121,6 +130,13 @@ def check_database_url(config: Mapping[str, Any]) -> None:
         database_url(str(config.get("DATABASE_URL") or ""))
     except BadDatabaseUrl as exc:
         raise ConfigError(f"DATABASE_URL: {exc}") from None
+
+
+def check_hold_minutes(config: Mapping[str, Any]) -> None:
+    """A till must not wait on a typo: ``HOLD_MINUTES`` is a whole number of minutes, at most a day."""
+    raw = _text(config.get("HOLD_MINUTES"))
+    if raw and not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_HOLD_MINUTES):
+        raise ConfigError(f"HOLD_MINUTES must be a whole number of minutes from 1 to {MAX_HOLD_MINUTES}, not {raw!r}")
 
 
 def trusted_proxies(config: Mapping[str, Any]) -> list[ProxyNetwork]:

@@ -27,6 +27,9 @@ SEE = {
         "lang_button": "English",
         "yes_consent": "Yes, please",
         "no_consent": "No, thanks",
+        "yes_offers": "Yes",
+        "no_offers": "No thanks",
+        "offers_q": "would you also like our offers",
         "no_code": "No code",
         "have_code": "Yes, I have one",
         "menu_q": "What would you like to do?",
@@ -54,6 +57,9 @@ SEE = {
         "lang_button": "हिन्दी",
         "yes_consent": "हाँ, ज़रूर",
         "no_consent": "नहीं, धन्यवाद",
+        "yes_offers": "हाँ",
+        "no_offers": "नहीं, शुक्रिया",
+        "offers_q": "क्या आप WhatsApp पर हमारे ऑफ़र",
         "no_code": "कोई कोड नहीं",
         "have_code": "हाँ, मेरे पास है",
         "menu_q": "आप क्या करना चाहेंगे?",
@@ -124,10 +130,11 @@ class Chat:
     def text(self) -> str:
         return "\n".join(r.body for r in self.last)
 
-    def onboard(self, lang: str) -> None:
+    def onboard(self, lang: str, *, offers: bool = False) -> None:
         self.send("hi")
         self.pick(SEE[lang]["lang_button"])
         self.pick(SEE[lang]["yes_consent"])
+        self.pick(SEE[lang]["yes_offers" if offers else "no_offers"])
         if SEE[lang]["no_code"] in self.titles():
             self.pick(SEE[lang]["no_code"])
         assert SEE[lang]["menu_q"] in self.text()

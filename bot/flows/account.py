@@ -1,4 +1,8 @@
-"""Help, and what customers set for themselves: updates on or off (STOP / START), their language."""
+"""Help, and what customers set for themselves: updates on or off (STOP / START), their language.
+
+STOP ends every message we send first, offers included; START brings back the service updates
+only, since offers are their own yes (``bot.flows.offers``).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,8 @@ def show_help(turn: Turn) -> list[Reply]:
     turn.goto("menu")
     t = turn.t
     body = t._(
-        "You can press the buttons, or type: POINTS, HISTORY, REDEEM, REFER, MENU, LANGUAGE. "
-        "STOP ends our updates, START brings them back."
+        "You can press the buttons, or type: POINTS, HISTORY, REDEEM, REFER, MENU, LANGUAGE, BIRTHDAY. "
+        "OFFERS ON and OFFERS OFF switch our offers; STOP ends all our updates, START brings them back."
     )
     return [rp.buttons(body, [("cmd:agent", t._("Talk to a person")), ("cmd:menu", t._("Menu"))])]
 

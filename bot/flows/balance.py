@@ -7,7 +7,7 @@ from bot.flows.common import tier_name
 from bot.flows.turn import Turn
 from bot.messages import Reply
 from bot.texts import Texts
-from domain import expiry, ledger, tiers
+from domain import expiry, holds, ledger, tiers
 from domain.customers import Customer
 
 
@@ -16,6 +16,7 @@ def show_points(turn: Turn) -> list[Reply]:
     customer, t, rules = turn.require_customer(), turn.t, turn.rules
     lines = [
         t.n_("You have {n} point.", "You have {n} points.", customer.points_balance),
+        *held_lines(t, customer),
         t._("Tier: {tier}", tier=tier_name(t, customer.tier)),
     ]
     spend = tiers.rolling_spend(turn.session, customer.id, turn.now, rules.tier_window_days)
@@ -33,6 +34,16 @@ def show_points(turn: Turn) -> list[Reply]:
     lines += _expiry_lines(turn, customer)
     choices = [("cmd:rewards", t._("Rewards")), ("cmd:history", t._("History")), ("cmd:menu", t._("Menu"))]
     return [rp.buttons("\n".join(lines), choices)]
+
+
+def held_lines(t: Texts, customer: Customer) -> list[str]:
+    """Points an open payment at a till holds, and what is left to spend, while there is such a hold."""
+    if customer.points_held <= 0:
+        return []
+    return [
+        t.n_("{n} point held for a payment.", "{n} points held for a payment.", customer.points_held),
+        t.n_("Available to spend: {n} point.", "Available to spend: {n} points.", customer.points_available),
+    ]
 
 
 def _expiry_lines(turn: Turn, customer: Customer) -> list[str]:
@@ -84,6 +95,8 @@ def history_line(t: Texts, entry: ledger.LedgerEntry) -> str:
     }
     sign = "+" if entry.delta > 0 else "−" if entry.delta < 0 else ""
     label = labels.get(entry.kind, entry.kind)
-    if entry.kind == "redeem" and entry.description:
+    if entry.kind == "redeem" and holds.is_capture(entry.idempotency_key):
+        label = t._("Points payment")
+    elif entry.kind == "redeem" and entry.description:
         label = f"{label}: {rp.fit(entry.description, 40)}"
     return f"{t.date(entry.created_at)} · {label} · {sign}{t.number(abs(entry.delta))}"

@@ -23,6 +23,7 @@ def show_menu(turn: Turn, intro: str | None = None) -> Reply:
         ("cmd:refer", t._("Refer a friend"), t._("Your code and link to share")),
         ("cmd:affiliate", t._("Affiliate"), t._("Earn commission as a partner")),
         ("cmd:help", t._("Help"), t._("Talk to a person")),
+        ("cmd:offers", t._("Offers"), t._("Yes or no to our offers")),
         ("cmd:language", t._("Language"), "English / हिन्दी"),
         ("cmd:my_data", t._("My data"), t._("See, correct or delete it")),
     ]

@@ -1,16 +1,19 @@
-"""First contact: the language, consent to updates, and a friend's referral code.
+"""First contact: the language, consent to updates, consent to offers, and a friend's referral code.
 
 A number the bot does not know yet is asked its language (in both languages), then
-whether it may send updates, then, while the customer can still be referred, for a
-code. A customer the ERP already knows is greeted by name and asked only what is
-missing. A code the first message came with (``JOIN ABC123``, a ``wa.me`` link) is
-kept in ``pending_code`` and applied at the end.
+whether it may send updates, then (after a yes, as its own optional question) whether
+it may send offers too, then, while the customer can still be referred, for a code.
+Onboarding ends with the menu and, once, a button to tell us a birthday. A customer
+the ERP already knows is greeted by name and asked only what is missing. A code the
+first message came with (``JOIN ABC123``, a ``wa.me`` link) is kept in ``pending_code``
+and applied at the end.
 """
 
 from __future__ import annotations
 
 from bot import notice
 from bot import replies as rp
+from bot.flows import birthday, offers
 from bot.flows.common import CONSENT_SOURCE, MEDIA_KINDS, button_or_word, fallback, first_name, show_menu
 from bot.flows.referral import apply_code
 from bot.flows.turn import Turn
@@ -99,7 +102,8 @@ def consent_question(turn: Turn) -> Reply:
     shown = notice.current(turn.session, t.language)
     turn.data[NOTICE_SHOWN] = shown.label
     question = t._(
-        "May we send you loyalty updates on WhatsApp: points earned, rewards and offers? You can send STOP at any time."
+        "May we send you loyalty updates on WhatsApp: points earned, rewards and vouchers? "
+        "You can send STOP at any time."
     )
     link = t._("Privacy notice: {link}", link=notice.url(turn.session, turn.config, t.language))
     body = f"{question}\n\n{link}"
@@ -127,7 +131,21 @@ def consent(turn: Turn) -> list[Reply]:
         ack = t._("Thank you! We will keep you posted.")
     else:
         ack = t._("No problem: we will only answer when you write to us. Send START if you change your mind.")
+    if answer and customer.marketing_changed_at is None:
+        turn.goto("marketing", **{NOTICE_SHOWN: shown})
+        return [rp.text(ack), offers.question(turn)]
     return [rp.text(ack), *finish_onboarding(turn)]
+
+
+def marketing(turn: Turn) -> list[Reply]:
+    """The offers question's answer; anything but a yes or a no goes on without consent."""
+    answer = offers.answer_given(turn)
+    said: list[Reply] = []
+    if answer is True:
+        said.append(offers.say_yes(turn, str(turn.data.get(NOTICE_SHOWN) or "") or None))
+    elif answer is False:
+        said.append(offers.say_no(turn))
+    return [*said, *finish_onboarding(turn)]
 
 
 def finish_onboarding(turn: Turn) -> list[Reply]:
@@ -135,7 +153,7 @@ def finish_onboarding(turn: Turn) -> list[Reply]:
     code = turn.data.pop("pending_code", None)
     if code:
         turn.goto("menu")
-        return [*apply_code(turn, code), show_menu(turn)]
+        return joined(turn, *apply_code(turn, code))
     if can_be_referred(turn):
         turn.goto("referral_question")
         t = turn.t
@@ -146,7 +164,12 @@ def finish_onboarding(turn: Turn) -> list[Reply]:
             )
         ]
     turn.goto("menu")
-    return [show_menu(turn, turn.t._("You're all set!"))]
+    return joined(turn, intro=turn.t._("You're all set!"))
+
+
+def joined(turn: Turn, *before: Reply, intro: str | None = None) -> list[Reply]:
+    """The end of onboarding: the birthday offered once (a button, not a question that waits), then the menu."""
+    return [*before, *birthday.offer(turn), show_menu(turn, intro)]
 
 
 def can_be_referred(turn: Turn) -> bool:
@@ -162,12 +185,12 @@ def referral_question(turn: Turn) -> list[Reply]:
         return [rp.text(turn.t._("Please type the code."))]
     if answer is False or not turn.text:
         turn.goto("menu")
-        return [show_menu(turn, turn.t._("You're all set!"))]
+        return joined(turn, intro=turn.t._("You're all set!"))
     return referral_code(turn)
 
 
 def referral_code(turn: Turn) -> list[Reply]:
     turn.goto("menu")
     if not turn.text or yes_or_no(turn.text) is False:
-        return [show_menu(turn, turn.t._("You're all set!"))]
-    return [*apply_code(turn, turn.text), show_menu(turn)]
+        return joined(turn, intro=turn.t._("You're all set!"))
+    return joined(turn, *apply_code(turn, turn.text))

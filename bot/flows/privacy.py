@@ -46,7 +46,7 @@ def summary_lines(t: Texts, s: data_export.Summary) -> list[str]:
         t._("Name: {name}", name=s.name or t._("not given")),
         t._("Phone: {phone}", phone=s.phone),
         t._("Language: {language}", language=texts_for(s.language, {})._("English")),
-        t._("Birthday: {date}", date=t.date(s.birthday) if s.birthday else t._("not given")),
+        t._("Birthday: {date}", date=t.birthday(s.birthday) if s.birthday else t._("not given")),
         t._("Member since {date}", date=t.date(s.joined)),
         t._("Service messages: {a} · Offers: {b}", a=yes if s.service_messages else no, b=yes if s.marketing else no),
         t._("Points: {points}", points=t.number(s.points)) + " · " + t._("Tier: {tier}", tier=tier_name(t, s.tier)),

@@ -47,10 +47,10 @@ def reward_status(turn: Turn, customer: Customer, reward: rewards.Reward) -> str
         status = t._("sold out")
     elif _limit_used(turn, customer, reward):
         status = t._("limit reached")
-    elif customer.points_balance >= reward.points_cost:
+    elif customer.points_available >= reward.points_cost:  # points held for a payment at a till are not spendable
         status = "✓ " + t._("you can redeem this")
     else:
-        status = t.n_("{n} more point needed", "{n} more points needed", reward.points_cost - customer.points_balance)
+        status = t.n_("{n} more point needed", "{n} more points needed", reward.points_cost - customer.points_available)
     return rp.fit(f"{cost} · {status}", MAX_ROW_DESCRIPTION)
 
 
@@ -83,8 +83,8 @@ def _why_not(turn: Turn, customer: Customer, reward: rewards.Reward) -> str | No
         return t._("Sorry, {reward} is sold out.", reward=reward.name)
     if _limit_used(turn, customer, reward):
         return limit_text(t, reward.name, reward.per_customer_limit or 1)
-    if customer.points_balance < reward.points_cost:
-        return short_text(t, reward.name, reward.points_cost, customer.points_balance)
+    if customer.points_available < reward.points_cost:
+        return short_text(t, reward.name, reward.points_cost, customer.points_available)
     return None
 
 

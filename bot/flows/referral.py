@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from sqlalchemy import or_, select
 
+from bot import business_number
 from bot import replies as rp
 from bot.flows.common import button_or_word, fallback, show_menu
 from bot.flows.turn import Turn
@@ -62,10 +60,10 @@ def join(turn: Turn) -> list[Reply]:
     return [*apply_code(turn, code or ""), show_menu(turn)]
 
 
-def wa_link(config: Mapping[str, Any], code: str) -> str:
-    """A wa.me link that opens a chat with the business, ``JOIN <code>`` already typed."""
-    digits = "".join(ch for ch in str(config.get("WHATSAPP_DISPLAY_NUMBER") or "") if ch.isdigit())
-    return f"https://wa.me/{digits}?text=JOIN%20{code}" if digits else f"https://wa.me/?text=JOIN%20{code}"
+def share_link(turn: Turn, code: str) -> str | None:
+    """A wa.me link to the business with ``JOIN <code>`` typed, or ``None`` while no number is known
+    (a link without one opens no chat, so the customer gets the code to pass on instead)."""
+    return business_number.wa_link(business_number.current(turn.session, turn.config), code)
 
 
 def show_refer(turn: Turn) -> list[Reply]:
@@ -83,10 +81,17 @@ def show_refer(turn: Turn) -> list[Reply]:
         )
     if rules.referee_bonus > 0:
         lines.append(t.n_("Your friend gets {n} point too.", "Your friend gets {n} points too.", rules.referee_bonus))
+    code = customer.referral_code
+    link = share_link(turn, code)
     lines += [
         "",
-        t._("Your code: {code}", code=customer.referral_code),
-        t._("Share this link: {link}", link=wa_link(turn.config, customer.referral_code)),
+        t._("Your code: {code}", code=code),
+        t._("Share this link: {link}", link=link)
+        if link
+        else t._(
+            "A share link is not available yet: ask your friends to send JOIN {code} to this WhatsApp number.",
+            code=code,
+        ),
     ]
     return [rp.text("\n".join(lines)), rp.buttons(t._("Anything else?"), [("cmd:menu", t._("Menu"))])]
 
@@ -121,9 +126,15 @@ def affiliate_summary(turn: Turn, partner: Affiliate) -> str:
     t = turn.t
     counts = affiliates.stats(turn.session, partner.id)
     money = affiliates.totals(turn.session, partner.id)
+    link = share_link(turn, partner.code)
     return "\n".join(
         [
-            t._("Your affiliate link: {link}", link=wa_link(turn.config, partner.code)),
+            t._("Your affiliate link: {link}", link=link)
+            if link
+            else t._(
+                "Your affiliate link is not available yet: customers can send JOIN {code} to this WhatsApp number.",
+                code=partner.code,
+            ),
             t._("Your code: {code}", code=partner.code),
             "",
             t._("Sign-ups: {count}", count=t.number(counts["signups"])),

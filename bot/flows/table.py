@@ -21,7 +21,19 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bot.flows import account, balance, common, handoff, onboarding, privacy, redemption, referral
+from bot.flows import (
+    account,
+    balance,
+    birthday,
+    common,
+    handoff,
+    offers,
+    onboarding,
+    payment,
+    privacy,
+    redemption,
+    referral,
+)
 from bot.flows.turn import Handler
 from bot.keywords import Keywords
 
@@ -134,6 +146,44 @@ COMMANDS: dict[str, Command] = {
     "keep_data": Command(
         privacy.keep_data, words=("keep my data", "cancel deletion", "मेरा डेटा रखें"), reach=Reach.MEMBER
     ),
+    # Offers (marketing), apart from the service updates that STOP and START switch; a member the till
+    # enrolled can answer before onboarding, and withdrawing is as easy as giving.
+    "offers": Command(
+        offers.show,
+        words=("offers", "offer", "promotions", "deals", "ऑफ़र", "ऑफ़र्स", "ऑफर", "ऑफर्स", "प्रमोशन"),
+        reach=Reach.MEMBER,
+    ),
+    "offers_on": Command(
+        offers.turn_on,
+        words=("offers on", "offer on", "send offers", "yes offers", "ऑफ़र चालू", "ऑफर चालू", "ऑफ़र भेजें", "ऑफर भेजें"),
+        reach=Reach.MEMBER,
+    ),
+    "offers_off": Command(
+        offers.turn_off,
+        words=("offers off", "offer off", "no offers", "stop offers", "ऑफ़र बंद", "ऑफर बंद", "ऑफ़र नहीं", "ऑफर नहीं"),
+        reach=Reach.MEMBER,
+        while_handed_off=True,  # withdrawing is as easy as giving, also while staff have the chat
+    ),
+    "birthday": Command(
+        birthday.ask,
+        words=("birthday", "my birthday", "date of birth", "birth date", "dob", "जन्मदिन", "जन्म दिन", "जन्मतिथि", "बर्थडे"),
+    ),
+    # Points as payment at a till: the Confirm / Decline buttons of the payment request, any member, any
+    # state, also while staff have the conversation (a cashier is waiting); typed, the one waiting hold.
+    "hold_confirm": Command(
+        payment.confirm,
+        words=("confirm", "confirm payment", "पुष्टि", "पुष्टि करें", "भुगतान की पुष्टि करें", "कन्फर्म"),
+        buttons=(payment.CONFIRM,),
+        reach=Reach.MEMBER,
+        while_handed_off=True,
+    ),
+    "hold_decline": Command(
+        payment.decline,
+        words=("decline", "decline payment", "अस्वीकार", "अस्वीकार करें", "भुगतान अस्वीकार करें", "डिक्लाइन"),
+        buttons=(payment.DECLINE,),
+        reach=Reach.MEMBER,
+        while_handed_off=True,
+    ),
 }
 
 STATES: dict[str, State] = {
@@ -141,6 +191,12 @@ STATES: dict[str, State] = {
     "language": State(onboarding.choose_language, buttons=("lang:",), onboarding=True),
     "consent": State(
         onboarding.consent, buttons=("consent:yes", "consent:no"), data=(onboarding.NOTICE_SHOWN,), onboarding=True
+    ),
+    "marketing": State(
+        onboarding.marketing,
+        buttons=("marketing:yes", "marketing:no"),
+        data=(onboarding.NOTICE_SHOWN,),
+        onboarding=True,
     ),
     "referral_question": State(onboarding.referral_question, buttons=("ref:yes", "ref:no"), onboarding=True),
     "referral_code": State(onboarding.referral_code, onboarding=True),
@@ -151,6 +207,7 @@ STATES: dict[str, State] = {
     "settings_language": State(account.change_language, buttons=("lang:",)),
     privacy.NAME_STATE: State(privacy.correct_name),
     privacy.ERASE_STATE: State(privacy.confirm_erasure, buttons=("erase:yes", "erase:no")),
+    birthday.STATE: State(birthday.answer),
 }
 
 

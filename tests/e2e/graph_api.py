@@ -2,7 +2,9 @@
 
 It records every POST to ``/{version}/{phone_id}/messages``, answers like Meta
 (``{"messaging_product": "whatsapp", "contacts": [...], "messages": [{"id": "wamid..."}]}``),
-and can be told to fail for a while (500, 429 or any error JSON) to test retries.
+and can be told to fail for a while (500, 429 or any error JSON) to test retries. It also
+answers the phone number's own ``GET /{version}/{phone_id}?fields=...`` with
+``display_phone_number`` and ``verified_name`` (recorded in ``lookups``, apart from messages).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 MESSAGES_PATH = re.compile(r"^/v(?P<version>[\d.]+)/(?P<phone_id>[^/]+)/messages$")
+NUMBER_PATH = re.compile(r"^/v(?P<version>[\d.]+)/(?P<phone_id>[^/]+)$")
 
 SERVER_ERROR = {"message": "Service temporarily unavailable", "type": "OAuthException", "code": 2}
 RATE_LIMITED = {"message": "(#130429) Rate limit hit", "type": "OAuthException", "code": 130429}
@@ -91,6 +95,11 @@ class FakeGraphAPI:
     """Start with ``start()`` (the ``graph_api`` fixture does it); ``url`` is what WHATSAPP_API_URL gets."""
 
     requests: list[Recorded] = field(default_factory=list)
+    # The phone number's own fields, as WhatsApp Manager shows them; None leaves the field out.
+    display_phone_number: str | None = "+91 98000 11111"
+    verified_name: str | None = "Loyalty Test Shop"
+    lookups: list[Recorded] = field(default_factory=list)
+    lookup_failure: tuple[int, dict[str, Any]] | None = None  # (status, error) for every GET while set
     _failure: _Failure | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -155,7 +164,25 @@ class FakeGraphAPI:
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()
+            self.lookups.clear()
             self._failure = None
+
+    def _lookup(self, raw_path: str, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """``GET /{version}/{phone_id}?fields=display_phone_number,verified_name``: only the fields asked for."""
+        url = urlsplit(raw_path)
+        match = NUMBER_PATH.match(url.path)
+        fields = [f for value in parse_qs(url.query).get("fields", []) for f in value.split(",") if f]
+        with self._lock:
+            if match is None:
+                return 404, {"error": meta_error(100, f"Unknown path {url.path}")}
+            failure = self.lookup_failure
+            status = failure[0] if failure else 200
+            self.lookups.append(Recorded(raw_path, match["phone_id"], {"fields": fields}, headers, status))
+            if failure is not None:
+                return failure[0], {"error": failure[1]}
+            known = {"display_phone_number": self.display_phone_number, "verified_name": self.verified_name}
+            answer = {name: value for name, value in known.items() if name in fields and value is not None}
+        return 200, {**answer, "id": match["phone_id"]}
 
     # -- the server side ---------------------------------------------------
     def _answer(self, path: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -199,7 +226,12 @@ def _handler_for(api: FakeGraphAPI) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(self.rfile.read(length) or b"{}")
             except ValueError:
                 body = {}
-            status, answer = api._answer(self.path, body, dict(self.headers))
+            self._reply(*api._answer(self.path, body, dict(self.headers)))
+
+        def do_GET(self) -> None:
+            self._reply(*api._lookup(self.path, dict(self.headers)))
+
+        def _reply(self, status: int, answer: dict[str, Any]) -> None:
             data = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot import jobs
 from bot.jobs import retry_outbox
 from bot.texts import texts_for
 from domain import affiliates, orders
@@ -87,6 +88,7 @@ def test_first_contact_over_the_wire(asha: Customer_, database: Database, lang: 
     assert [t for _, t in asha.last[0].options] == ["English", "हिन्दी"]
     asha.press(SEE[lang]["lang_button"])
     asha.press(SEE[lang]["yes_consent"])
+    asha.press(SEE[lang]["no_offers"])
     asha.press(SEE[lang]["no_code"])
     assert SEE[lang]["menu_q"] in asha.text()
     assert asha.last[-1].body["interactive"]["type"] == "list"
@@ -135,15 +137,17 @@ def test_refer_and_a_friend_joining_over_the_wire(
     live_app: LiveApp, graph_api: FakeGraphAPI, asha: Customer_, database: Database, lang: str
 ) -> None:
     known(database, lang)
+    live_app.run_job(jobs.refresh_business_number)  # the scheduler does this when it starts
     asha.say("refer" if lang == "en" else "रेफर")
     with database.unit_of_work() as session:
         code = session.scalars(select(Customer.referral_code).where(Customer.phone == PHONE)).one()
-    assert f"https://wa.me/?text=JOIN%20{code}" in asha.text()
+    assert f"https://wa.me/919800011111?text=JOIN%20{code}" in asha.text()  # the Graph API's number
     friend = Customer_(WhatsAppUser(live_app, graph_api, wa_id=FRIEND_WA_ID))
     try:
         friend.say(f"JOIN {code}")  # what the wa.me link types for them
         friend.press(SEE[lang]["lang_button"])
         friend.press(SEE[lang]["yes_consent"])
+        friend.press(SEE[lang]["no_offers"])
         assert SEE[lang]["accepted"] in friend.text()
     finally:
         friend.user.close()

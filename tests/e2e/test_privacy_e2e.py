@@ -33,6 +33,7 @@ def onboard(asha: Customer_, lang: str) -> None:
     asha.say("hi")
     asha.press(SEE[lang]["lang_button"])
     asha.press(SEE[lang]["yes_consent"])
+    asha.press(SEE[lang]["no_offers"])
     asha.press(SEE[lang]["no_code"])
     assert SEE[lang]["menu_q"] in asha.text()
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 
 from sqlalchemy import select
 
-from bot import jobs
+from bot import jobs, retry
 from bot.models import OutboxMessage
 from tests.e2e import meta
 from tests.e2e.conftest import LiveApp, WhatsAppUser
@@ -24,6 +25,9 @@ def outbox_rows(live: LiveApp) -> list[OutboxMessage]:
 def test_an_outage_loses_nothing_and_sends_nothing_twice(
     whatsapp: WhatsAppUser, graph_api: FakeGraphAPI, live_app: LiveApp, clock: FrozenClock
 ) -> None:
+    # This outage outlasts a chat reply's default life (BOT_REPLY_STALE_MINUTES, tested in
+    # test_outbox_recovery_e2e): here every reply must survive it.
+    live_app.app.extensions["bot.retry_policy"] = retry.RetryPolicy(chat_stale_after=dt.timedelta(hours=2))
     graph_api.fail(500)
     for round_ in range(2):
         for wa_id in CUSTOMERS:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from domain import affiliates, rewards
 from domain.affiliate_models import Affiliate, Commission, Payout
 from domain.audit import AuditEntry
+from domain.birthdays import NO_YEAR
 from domain.customers import Customer
 from domain.db import Database
 from domain.ledger import LedgerEntry
@@ -82,6 +83,19 @@ def test_customer_page_shows_balance_tier_ledger_redemptions_and_referrals(
     assert "Priya Nair" in page  # referred by Asha
     assert "/admin/conversations/+919812345678" in page
     assert "Record adjustment" not in page  # support looks, does not adjust
+
+
+def test_customer_page_shows_a_birthday_without_a_year_as_day_and_month(
+    app: Flask, database: Database, clock: FrozenClock
+) -> None:
+    seeded(database, clock)
+    asha = customer_id(database)
+    with database.unit_of_work() as session:
+        customer = session.get(Customer, asha)
+        assert customer is not None
+        customer.birthday = dt.date(NO_YEAR, 8, 14)
+    page = staff_client(app, database, "support").get(f"/admin/customers/{asha}").get_data(as_text=True)
+    assert "<dd>--08-14" in page and "0004" not in page
 
 
 def test_adjustment_writes_ledger_and_audit_once_even_when_submitted_twice(

@@ -19,16 +19,17 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_chat_from_piped_input_walks_onboarding_and_the_menu(app: Flask, runner: Any) -> None:
-    script = "hi\n2\n1\n2\n1\nरेफर\n"
+    script = "hi\n2\n1\n2\n2\n1\nरेफर\n"  # Hindi, yes to updates, no offers, no code, "My points"
     result = runner.invoke(args=["chat", "+919812345678"], input=script)
     assert result.exit_code == 0, result.output
     out = result.output
     assert "you>" not in out  # no prompt noise without a terminal
     assert "  1. English\n  2. हिन्दी" in out
     assert "  1. हाँ, ज़रूर" in out
+    assert "  1. हाँ\n  2. नहीं, शुक्रिया" in out  # the offers question, its own
     assert "  1. मेरे अंक — बैलेंस, टियर और समाप्ति" in out
     assert "आपके पास 0 अंक है।" in out  # "1" picked "My points" from the menu
-    assert "https://wa.me/?text=JOIN%20" in out
+    assert "wa.me" not in out and "इसी WhatsApp नंबर पर JOIN " in out  # no number known: the code, no broken link
     with services.database(app).unit_of_work() as session:
         customer = session.scalar(select(Customer).where(Customer.phone == "+919812345678"))
         assert customer is not None and customer.language == "hi" and customer.opted_in
@@ -59,7 +60,7 @@ def test_flask_chat_subprocess_against_a_migrated_sqlite_database(tmp_path: Path
     flask = str(Path(sys.executable).with_name("flask"))
     done = subprocess.run(
         [flask, "--app", "wsgi", "chat", "+919812345678"],
-        input="hello\n1\n1\n2\npoints\nhistory\nSTOP\n",
+        input="hello\n1\n1\n2\n2\npoints\nhistory\nSTOP\n",
         capture_output=True,
         text=True,
         cwd=ROOT,

@@ -123,7 +123,7 @@ def test_every_reply_of_every_flow_is_recorded_with_its_options(database: Databa
 
 
 def test_a_new_flow_is_one_more_row_and_its_buttons_reach_it_in_any_state(database: Database, monkeypatch: Any) -> None:
-    """Buttons on a message sent outside the chat (a hold's Confirm) reach their command's handler
+    """Buttons on a message sent outside the chat (a survey's answer) reach their command's handler
     whatever the customer was last asked; nothing but the table knows the new flow."""
     from bot import replies as rp
     from bot.flows import table
@@ -136,7 +136,7 @@ def test_a_new_flow_is_one_more_row_and_its_buttons_reach_it_in_any_state(databa
         return [rp.text("Confirmed.")]
 
     seen: list[tuple[str, Command | None, str | None]] = []
-    rows = {**table.COMMANDS, "hold": table.Command(confirm, words=("my hold",), buttons=("hold:",))}
+    rows = {**table.COMMANDS, "survey": table.Command(confirm, words=("my survey",), buttons=("survey:",))}
     monkeypatch.setattr(engine, "TABLE", table.Table(rows, table.STATES))
     make_customer(database, points=1000)
     add_reward(database, "Umbrella", 100)
@@ -144,11 +144,11 @@ def test_a_new_flow_is_one_more_row_and_its_buttons_reach_it_in_any_state(databa
     chat.send("hi")
     chat.send("redeem")
     chat.pick("Umbrella")
-    chat.send("Confirm", button="hold:confirm:7")
-    assert seen == [("confirm", Command("hold", "hold:confirm:7"), None)]
+    chat.send("Great", button="survey:great:7")
+    assert seen == [("confirm", Command("survey", "survey:great:7"), None)]
     assert chat.text() == "Confirmed." and load_conv(database).state == "menu"
-    chat.send("My hold")
-    assert seen[-1] == ("menu", Command("hold"), None)
+    chat.send("My survey")
+    assert seen[-1] == ("menu", Command("survey"), None)
     chat.send("points")
     assert "You have 1,000 points." in chat.text()
 

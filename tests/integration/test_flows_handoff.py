@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from domain import consents
+from domain.customers import Customer
 from domain.db import Database
 from tests.bot_chat import (
     LANGS,
@@ -49,4 +51,21 @@ def test_stop_and_start_work_even_while_handed_off(database: Database) -> None:
     chat.send("start")
     assert "Welcome back!" in chat.text()
     assert load_customer(database).opted_in is True
+    assert load_conv(database).handoff
+
+
+def test_offers_off_works_while_handed_off_and_offers_on_waits_for_staff(database: Database) -> None:
+    make_customer(database)
+    with database.unit_of_work() as session:
+        customer = session.get(Customer, load_customer(database).id)
+        assert customer is not None
+        consents.record(session, customer, consents.MARKETING, True, channel="erp", now=NOW)
+    assert load_customer(database).marketing_opt_in
+    chat = Chat(database)
+    chat.send("hi")
+    chat.send("agent")
+    assert chat.send("offers on") == []
+    chat.send("offers off")
+    assert chat.last, "a withdrawal is answered even while staff have the chat"
+    assert load_customer(database).marketing_opt_in is False
     assert load_conv(database).handoff

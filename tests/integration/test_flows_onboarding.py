@@ -27,6 +27,9 @@ def test_a_new_number_is_greeted_asked_language_consent_and_code_then_enrolled(d
     chat.pick(SEE[lang]["lang_button"])
     assert chat.titles() == [SEE[lang]["yes_consent"], SEE[lang]["no_consent"]]
     chat.pick(SEE[lang]["yes_consent"])
+    assert SEE[lang]["offers_q"] in chat.text()  # its own question, after the service one
+    assert chat.titles() == [SEE[lang]["yes_offers"], SEE[lang]["no_offers"]]
+    chat.pick(SEE[lang]["no_offers"])
     assert SEE[lang]["no_code"] in chat.titles()
     chat.pick(SEE[lang]["no_code"])
     assert SEE[lang]["menu_q"] in chat.text()
@@ -62,6 +65,7 @@ def test_a_known_customer_without_consent_is_asked_only_language_and_consent(dat
     assert "Hello Asha! Welcome to our loyalty club." in chat.text()
     chat.pick("English")
     chat.pick("Yes, please")
+    chat.pick("No thanks")
     assert "Got a referral code" not in chat.text()  # joined 200 days ago: too late to be referred
     assert "What would you like to do?" in chat.text()
     customer = load_customer(database)
@@ -76,6 +80,7 @@ def test_join_code_as_first_message_attributes_the_new_customer(database: Databa
     chat.send(f"JOIN {code}")
     chat.pick(SEE[lang]["lang_button"])
     chat.pick(SEE[lang]["yes_consent"])
+    chat.pick(SEE[lang]["yes_offers"])
     assert SEE[lang]["accepted"] in chat.text()
     assert "₹500" in chat.text()
     assert load_customer(database).referred_by_id == referrer_id
@@ -88,6 +93,7 @@ def test_a_code_typed_when_asked_is_applied_and_refusals_are_explained(database:
     chat.send("hi")
     chat.pick("English")
     chat.pick("Yes, please")
+    chat.pick("No thanks")
     chat.pick("Yes, I have one")
     chat.send("NOPE99")
     assert "We could not find that code" in chat.text()
@@ -108,4 +114,6 @@ def test_a_referral_from_a_wa_me_link_is_kept_through_onboarding(database: Datab
     chat.send("Hello", referral_code=code)
     chat.pick("English")
     chat.pick("Yes, please")
+    chat.send("maybe later, thanks")  # anything but a yes or a no goes on, without consent to offers
     assert "Code accepted" in chat.text()
+    assert not load_customer(database).marketing_opt_in

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from bot.flows.table import COMMANDS, TABLE
@@ -45,6 +47,16 @@ match = TABLE.keywords.match
         ("इतिहास", "history"),
         (" मदद। ", "help"),
         ("भाषा", "language"),
+        ("offers", "offers"),
+        ("Offers On", "offers_on"),
+        ("OFFERS OFF!", "offers_off"),
+        ("ऑफ़र", "offers"),
+        ("ऑफर", "offers"),
+        ("ऑफ़र चालू", "offers_on"),
+        ("ऑफ़र बंद", "offers_off"),
+        ("बंद", "stop"),
+        ("birthday", "birthday"),
+        ("जन्मदिन", "birthday"),
     ],
 )
 def test_keywords_in_both_languages_ignore_case_spacing_and_punctuation(typed: str, command: str) -> None:
@@ -99,15 +111,14 @@ def test_yes_or_no(typed: str, answer: bool | None) -> None:
 def test_the_words_the_help_text_teaches_are_keywords() -> None:
     from bot.texts import texts_for
 
-    english = texts_for("en", {})._(
-        "You can press the buttons, or type: POINTS, HISTORY, REDEEM, REFER, MENU, LANGUAGE. "
-        "STOP ends our updates, START brings them back."
+    help_text = (
+        "You can press the buttons, or type: POINTS, HISTORY, REDEEM, REFER, MENU, LANGUAGE, BIRTHDAY. "
+        "OFFERS ON and OFFERS OFF switch our offers; STOP ends all our updates, START brings them back."
     )
-    taught = [w for w in english.replace(",", " ").replace(".", " ").split() if w.isupper() and len(w) > 1]
-    assert len(taught) == 8 and all(match(w) is not None for w in taught)
-    hindi = texts_for("hi", {})._(
-        "You can press the buttons, or type: POINTS, HISTORY, REDEEM, REFER, MENU, LANGUAGE. "
-        "STOP ends our updates, START brings them back."
-    )
-    for word in ("अंक", "इतिहास", "रिडीम", "रेफर", "मेनू", "भाषा", "रोकें", "शुरू"):
+    english = texts_for("en", {})._(help_text)
+    phrases = re.findall(r"[A-Z]{2,}(?: [A-Z]{2,})*", english)
+    assert len(phrases) == 11 and all(match(p) is not None for p in phrases), phrases
+    assert match("OFFERS ON") == Command("offers_on") and match("OFFERS OFF") == Command("offers_off")
+    hindi = texts_for("hi", {})._(help_text)
+    for word in ("अंक", "इतिहास", "रिडीम", "रेफर", "मेनू", "भाषा", "जन्मदिन", "ऑफ़र चालू", "ऑफ़र बंद", "रोकें", "शुरू"):
         assert word in hindi and match(word) is not None

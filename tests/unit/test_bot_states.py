@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from bot import business_number
 from bot.flows import referral
 from bot.flows.table import COMMANDS, STATES, TABLE, Reach
 
@@ -14,7 +15,7 @@ SOURCE = "\n".join(path.read_text() for path in sorted(FLOWS.glob("*.py")) if pa
 
 def test_onboarding_states_are_all_handled() -> None:
     assert set(STATES) >= TABLE.onboarding
-    assert TABLE.onboarding == {"start", "language", "consent", "referral_question", "referral_code"}
+    assert TABLE.onboarding == {"start", "language", "consent", "marketing", "referral_question", "referral_code"}
 
 
 def test_every_state_a_flow_moves_to_is_in_the_table() -> None:
@@ -39,10 +40,17 @@ def test_every_command_can_be_typed() -> None:
     assert "join" in COMMANDS and COMMANDS["join"].code_words
 
 
-def test_only_stop_and_talking_to_a_person_interrupt_onboarding_and_only_stop_and_start_reach_staff() -> None:
+def test_only_stop_and_agent_interrupt_onboarding_and_only_withdrawals_start_and_payments_reach_staff() -> None:
+    """A cashier waiting on a points payment is not held up by staff having the conversation, nor is a withdrawal."""
     assert {name for name, c in COMMANDS.items() if c.reach is Reach.ANYONE} == {"stop", "agent"}
     assert {name for name, c in COMMANDS.items() if c.reach is Reach.CONSENTED} == {"start"}
-    assert {name for name, c in COMMANDS.items() if c.while_handed_off} == {"stop", "start"}
+    assert {name for name, c in COMMANDS.items() if c.while_handed_off} == {
+        "stop",
+        "start",
+        "offers_off",
+        "hold_confirm",
+        "hold_decline",
+    }
 
 
 def test_handlers_are_functions_of_a_turn() -> None:
@@ -52,10 +60,19 @@ def test_handlers_are_functions_of_a_turn() -> None:
 
 
 def test_wa_me_links_with_and_without_a_business_number() -> None:
-    assert referral.wa_link({"WHATSAPP_DISPLAY_NUMBER": "+91 98000-12345"}, "ABC123") == (
-        "https://wa.me/919800012345?text=JOIN%20ABC123"
-    )
-    assert referral.wa_link({}, "ABC123") == "https://wa.me/?text=JOIN%20ABC123"
+    known = business_number.BusinessNumber("919800012345", "+91 98000-12345", None, "setting", None, None)
+    unknown = business_number.BusinessNumber(None, None, None, "none", None, "not read yet")
+    assert business_number.wa_link(known, "ABC123") == "https://wa.me/919800012345?text=JOIN%20ABC123"
+    assert business_number.wa_link(unknown, "ABC123") is None  # never https://wa.me/?text=...
+
+
+def test_business_numbers_are_digits_with_the_country_code_for_wa_me() -> None:
+    assert business_number.digits_of("+1 555-096-7852") == "15550967852"
+    assert business_number.digits_of("15550967852") == "15550967852"
+    assert business_number.digits_of("098000 12345", 91) == "919800012345"
+    assert business_number.digits_of("+91 98000-12345") == "919800012345"
+    for junk in (None, "", "   ", "not a number", "123", 919800012345):
+        assert business_number.digits_of(junk) is None
 
 
 def test_every_referral_refusal_the_domain_can_give_has_its_own_answer() -> None:

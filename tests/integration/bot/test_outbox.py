@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from flask import Flask
 
-from bot import jobs, outbox
+from bot import jobs, outbox, retry
 from bot.messages import Button, Reply, Row, Section, Template
 from bot.models import OutboxMessage
 from bot.sender import SendError, deliver, deliver_many, dispatcher
@@ -19,9 +19,14 @@ from tests.integration.bot.conftest import FakeSender
 PHONE = "+919812345678"
 
 
-def put(db: Database, clock: FrozenClock, key: str, phone: str = PHONE, body: str = "hello") -> int:
+NO_JITTER = retry.RetryPolicy(rand=lambda: 0.5)
+
+
+def put(
+    db: Database, clock: FrozenClock, key: str, phone: str = PHONE, body: str = "hello", origin: str = "bot"
+) -> int:
     with db.unit_of_work() as session:
-        row = outbox.enqueue(session, phone, Reply(kind="text", body=body), key=key, now=clock.now())
+        row = outbox.enqueue(session, phone, Reply(kind="text", body=body), key=key, now=clock.now(), origin=origin)
         assert row is not None
         return row.id
 
@@ -81,28 +86,69 @@ def test_a_later_reply_waits_for_an_earlier_unsent_one(database: Database, clock
     assert fake.bodies(PHONE) == ["hello", "hello"]
 
 
-def test_transient_errors_back_off_exponentially(database: Database, clock: FrozenClock) -> None:
+def test_transient_errors_retry_fast_then_back_off(database: Database, clock: FrozenClock) -> None:
     outbox_id = put(database, clock, "k1")
-    fake = FakeSender(errors=[SendError("HTTP 500", code="2", transient=True) for _ in range(3)])
+    fake = FakeSender(errors=[SendError("HTTP 500", code="2", transient=True) for _ in range(5)])
     start = clock.now()
     delays = []
-    for _ in range(3):
-        assert deliver(database, fake, outbox_id, clock.now) == "retry"
+    for _ in range(5):
+        assert deliver(database, fake, outbox_id, clock.now, policy=NO_JITTER) == "retry"
         row = get(database, outbox_id)
         assert row.status == "queued" and row.error_code == "2"
-        delays.append(row.next_attempt_at - clock.now())
-        assert deliver(database, fake, outbox_id, clock.now) == "skipped"  # not due yet
+        delays.append((row.next_attempt_at - clock.now()).total_seconds())
+        assert deliver(database, fake, outbox_id, clock.now, policy=NO_JITTER) == "skipped"  # not due yet
         clock.set(row.next_attempt_at)
-    assert delays == [dt.timedelta(seconds=10), dt.timedelta(seconds=20), dt.timedelta(seconds=40)]
-    assert deliver(database, fake, outbox_id, clock.now) == "sent"
+    assert delays == [1, 3, 10, 15, 30]
+    assert deliver(database, fake, outbox_id, clock.now, policy=NO_JITTER) == "sent"
     row = get(database, outbox_id)
-    assert (row.status, row.attempts, row.wa_message_id, row.error) == ("sent", 4, "wamid.fake1", None)
+    assert (row.status, row.attempts, row.wa_message_id, row.error) == ("sent", 6, "wamid.fake1", None)
     assert row.sent_at is not None and row.sent_at > start
 
 
-def test_backoff_is_capped() -> None:
-    assert outbox.backoff(1) == dt.timedelta(seconds=10)
-    assert outbox.backoff(30) == outbox.BACKOFF_MAX
+def test_a_rate_limit_backs_off_at_once(database: Database, clock: FrozenClock) -> None:
+    outbox_id = put(database, clock, "k1")
+    fake = FakeSender(errors=[SendError("pair rate limit", code="131056", transient=True)])
+    assert deliver(database, fake, outbox_id, clock.now, policy=NO_JITTER) == "retry"
+    assert get(database, outbox_id).next_attempt_at - clock.now() == dt.timedelta(seconds=30)
+
+
+def test_a_stale_chat_reply_is_expired_not_sent(database: Database, clock: FrozenClock) -> None:
+    reply = put(database, clock, "k1")
+    notice = put(database, clock, "k2", phone="+919876543210", origin="notification")
+    clock.advance(minutes=6)
+    fake = FakeSender()
+    assert deliver(database, fake, reply, clock.now) == "expired"
+    assert deliver(database, fake, notice, clock.now) == "sent"  # a notice is still true six minutes on
+    row = get(database, reply)
+    assert (row.status, row.error_code, row.attempts, row.failed_at) == ("expired", "stale", 0, clock.now())
+    assert row.error is not None and "older than 5 minutes" in row.error
+    assert fake.bodies("+919812345678") == []
+
+
+def test_a_chat_reply_still_failing_near_its_deadline_expires(database: Database, clock: FrozenClock) -> None:
+    outbox_id = put(database, clock, "k1")
+    fake = FakeSender(errors=[SendError("HTTP 503", code="503", transient=True) for _ in range(20)])
+    outcomes = []
+    for _ in range(20):
+        outcomes.append(deliver(database, fake, outbox_id, clock.now, policy=NO_JITTER))
+        if outcomes[-1] != "retry":
+            break
+        clock.set(get(database, outbox_id).next_attempt_at)
+    # 0, 1, 4, 14, 29, 59, 119 and 239 s: the next try (479 s) would be past five minutes
+    assert outcomes == ["retry"] * 7 + ["expired"]
+    row = get(database, outbox_id)
+    assert (row.status, row.error_code, row.attempts) == ("expired", "stale", 8)
+    assert row.error is not None and "still failing after 8 attempts" in row.error
+
+
+def test_a_notification_keeps_retrying_past_the_chat_limit(database: Database, clock: FrozenClock) -> None:
+    outbox_id = put(database, clock, "k1", origin="notification")
+    fake = FakeSender(errors=[SendError("HTTP 503", code="503", transient=True) for _ in range(12)])
+    for _ in range(12):
+        assert deliver(database, fake, outbox_id, clock.now, policy=NO_JITTER) == "retry"
+        clock.set(get(database, outbox_id).next_attempt_at)
+    assert clock.now() - get(database, outbox_id).created_at > dt.timedelta(minutes=30)
+    assert deliver(database, fake, outbox_id, clock.now, policy=NO_JITTER) == "sent"
 
 
 def test_a_permanent_error_fails_the_row_with_code_and_reason(database: Database, clock: FrozenClock) -> None:
@@ -116,8 +162,8 @@ def test_a_permanent_error_fails_the_row_with_code_and_reason(database: Database
     assert deliver(database, fake, later, clock.now) == "sent"  # a failed row does not block the next
 
 
-def test_retries_give_up_after_a_day(database: Database, clock: FrozenClock) -> None:
-    outbox_id = put(database, clock, "k1")
+def test_notices_give_up_after_a_day(database: Database, clock: FrozenClock) -> None:
+    outbox_id = put(database, clock, "k1", origin="notification")
     clock.advance(hours=25)
     fake = FakeSender(errors=[SendError("HTTP 503", code="503", transient=True)])
     assert deliver(database, fake, outbox_id, clock.now) == "failed"
