@@ -61,7 +61,12 @@ class PywaSender:
 
     def __init__(self, token: str, phone_id: str, api_url: str, api_version: str, timeout: float = 10.0) -> None:
         session = httpx.Client(transport=RebasingTransport(api_url), timeout=timeout)
+        self.http = session
         self.client = WhatsApp(phone_id=phone_id, token=token, session=session, api_version=api_version)
+
+    def close(self) -> None:
+        """Close the kept-alive connections (a campaign's sender threads open several)."""
+        self.http.close()
 
     def send(self, phone: str, message: Reply | Template) -> str:
         to = phone.lstrip("+")  # the wa_id form: digits only, never the business-scoped user id

@@ -68,7 +68,7 @@ def claim(
     if not rows:
         return [], skipped
     customers = {
-        c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_({r.customer_id for r in rows})))
+        c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(sorted({r.customer_id for r in rows}))))
     }
     reasons = _hold_reasons(session, rows, now, settings)
     recent = _recent_attempts(session, [r.customer_id for r in rows], now, settings)
@@ -145,7 +145,7 @@ def _hold_reasons(
     session: Session, rows: Sequence[Row], now: dt.datetime, settings: CampaignSettings
 ) -> dict[int, str]:
     """Row id → why its member may not get it now (only rows held back)."""
-    ids = {r.customer_id for r in rows}
+    ids = sorted({r.customer_id for r in rows})
     reason = case(
         (Customer.erased_at.is_not(None), literal("erased")), else_=marketing.hold_reason(now, settings)
     ).label("reason")
@@ -173,14 +173,14 @@ def _recent_attempts(
     m = MarketingMessage
     stmt = (
         select(m.customer_id, func.max(m.last_attempt_at))
-        .where(m.customer_id.in_(set(customer_ids)), m.last_attempt_at > since)
+        .where(m.customer_id.in_(sorted(set(customer_ids))), m.last_attempt_at > since)
         .group_by(m.customer_id)
     )
     return {cid: at for cid, at in session.execute(stmt) if at is not None}
 
 
 def _campaigns(session: Session, rows: Sequence[Row]) -> dict[int, MessageCampaign]:
-    ids = {r.campaign_id for r in rows if isinstance(r, CampaignRecipient)}
+    ids = sorted({r.campaign_id for r in rows if isinstance(r, CampaignRecipient)})
     if not ids:
         return {}
     return {c.id: c for c in session.scalars(select(MessageCampaign).where(MessageCampaign.id.in_(ids)))}
