@@ -24,7 +24,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from domain import campaigns, marketing
@@ -33,9 +33,9 @@ from domain.campaign_settings import CampaignSettings, in_quiet_hours
 from domain.customers import Customer
 from domain.template_fields import fill, template_language
 
-LEASE = dt.timedelta(seconds=60)
-# How long after its lease ran out a ``sending`` row is taken for dead (well past the HTTP timeout).
-DEAD_AFTER = dt.timedelta(seconds=30)
+LEASE = dt.timedelta(seconds=30)  # a claim is about two seconds of sending; this leaves room for a slow host
+# How long after its lease ran out a ``sending`` row is taken for dead (past the HTTP timeout of 10 s).
+DEAD_AFTER = dt.timedelta(seconds=15)
 LIMIT_WAIT = dt.timedelta(hours=1)  # an automation message past the 24-hour limit tries again later
 Row = CampaignRecipient | MarketingMessage
 
@@ -238,3 +238,27 @@ def _lease(
         row.campaign_id,
         row.attempts,
     )
+
+
+def lease_owners(session: Session, now: dt.datetime) -> list[str]:
+    """Who holds live leases now (a sender restarted on the same host may find its dead predecessor)."""
+    owners: set[str] = set()
+    for model in (CampaignRecipient, MarketingMessage):
+        stmt = select(model.lease_owner).where(model.lease_until >= now - DEAD_AFTER, model.lease_owner.is_not(None))
+        owners.update(o for o in session.scalars(stmt.distinct()) if o)
+    return sorted(owners)
+
+
+def expire_leases(session: Session, owners: Sequence[str], now: dt.datetime) -> int:
+    """The owners are known dead: their claims go back now, their ``sending`` rows to ``reconcile``."""
+    if not owners:
+        return 0
+    gone = now - DEAD_AFTER - dt.timedelta(seconds=1)
+    count = 0
+    for model in (CampaignRecipient, MarketingMessage):
+        mine = model.lease_owner.in_(list(owners))
+        count += session.execute(
+            update(model).where(mine, model.status == "pending").values(lease_until=None, lease_owner=None)
+        ).rowcount  # type: ignore[attr-defined]
+        count += session.execute(update(model).where(mine, model.status == "sending").values(lease_until=gone)).rowcount  # type: ignore[attr-defined]
+    return count

@@ -41,7 +41,7 @@ def seed(db: Database, now: dt.datetime, counts: dict[str, int], *, first: int =
                 continue
             ids = list(conn.execute(insert(Customer).returning(Customer.id), rows).scalars())
             seeded.ids[kind] = ids
-            seeded.phones[kind] = [r["phone"] for r in rows]
+            seeded.phones[kind] = [str(r["phone"]) for r in rows]
             conn.execute(insert(Consent), [c for cid in ids for c in _consents(cid, kind, joined)])
             if kind == "undeliverable":
                 code_rows = [
