@@ -49,7 +49,7 @@ CHECK_EVERY = 1.0  # at most this often, and only after new failures, the failur
 # one second. Between a row's commit and its request nothing waits but ``Slots.spaced`` (zero
 # unless commits were held up): a wait there widens the window in which a crash leaves a member
 # unsent (see docs/CAMPAIGNS.md).
-RATE_MARGIN = 0.95
+RATE_MARGIN = 0.97
 CHUNK_SECONDS = 0.5  # slots reserved from the shared pace at a time
 HOLD_AGAIN = 1.0  # a throttled answer within this of the last hold's end does not hold again
 STALE = 0.005  # a slot further past than this is dropped, not used late

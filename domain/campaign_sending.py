@@ -147,7 +147,7 @@ def _hold_reasons(
     """Row id → why its member may not get it now (only rows held back)."""
     ids = sorted({r.customer_id for r in rows})
     reason = case(
-        (Customer.erased_at.is_not(None), literal("erased")), else_=marketing.hold_reason(now, settings)
+        (Customer.erased_at.is_not(None), literal("erased")), else_=marketing.hold_reason(now, settings, exact=True)
     ).label("reason")
     by_member = {cid: str(why) for cid, why in session.execute(select(Customer.id, reason).where(Customer.id.in_(ids)))}
     test_members = set(session.scalars(select(Customer.id).where(Customer.id.in_(ids), Customer.is_test.is_(True))))
