@@ -49,7 +49,8 @@ INSERT INTO customers (id, phone, name, language, source, opted_in, opt_in_chang
                        referral_code, created_at, birthday, is_test)
 SELECT i, '+9190' || lpad(i::text, 8, '0'), 'Member ' || i, CASE WHEN i % 7 = 0 THEN 'hi' ELSE 'en' END, 'erp',
        i % 20 <> 3, now() - interval '400 days', i % 10 < 7 AND i % 20 <> 3 AND i % 50 <> 7,
-       now() - interval '400 days',
+       CASE WHEN i % 10 >= 7 THEN NULL WHEN i % 50 = 7 OR i % 20 = 3 THEN now() - interval '100 days'
+            ELSE now() - interval '400 days' END,
        (ARRAY['silver','silver','silver','gold','platinum'])[1 + i % 5], (i * 37) % 5000, 0, 0, (i * 37) % 5000,
        'B' || upper(to_hex(i + 1048576)), now() - interval '400 days',
        CASE WHEN i % 3 = 0 THEN date '1980-01-01' + (i % 12000) END, false

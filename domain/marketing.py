@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, true, tuple_
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -70,14 +70,19 @@ def stopped(now: dt.datetime) -> ColumnElement[bool]:
         service.granted.is_(False),
         service.recorded_at == Consent.recorded_at,
     )
-    stops = select(Consent.customer_id, Consent.recorded_at).where(
-        Consent.purpose == consents.MARKETING,
-        Consent.granted.is_(False),
-        Consent.recorded_at <= now,
-        or_(Consent.channel == "stop_promotions", typed_stop),
-    )
+    member = aliased(Customer)
     # ``marketing_changed_at`` is the time of the newest marketing row (``consents.record`` sets both).
-    return tuple_(Customer.id, Customer.marketing_changed_at).in_(stops)
+    stops = (
+        select(Consent.customer_id)
+        .join(member, and_(member.id == Consent.customer_id, member.marketing_changed_at == Consent.recorded_at))
+        .where(
+            Consent.purpose == consents.MARKETING,
+            Consent.granted.is_(False),
+            Consent.recorded_at <= now,
+            or_(Consent.channel == "stop_promotions", typed_stop),
+        )
+    )
+    return Customer.id.in_(stops)
 
 
 def undeliverable(now: dt.datetime, settings: CampaignSettings) -> ColumnElement[bool]:

@@ -69,10 +69,11 @@ def _customer(number: int, kind: str, joined: dt.datetime) -> dict[str, object]:
         "points_held": 0,
         "lifetime_points": number % 500,
         "opted_in": kind != "stop",
-        "opt_in_changed_at": joined,
+        # The flags are the newest ledger rows' (``_consents``): a STOP came ten days after joining.
+        "opt_in_changed_at": joined + dt.timedelta(days=10) if kind == "stop" else joined,
         "opt_in_source": "whatsapp",
         "marketing_opt_in": marketing,
-        "marketing_changed_at": joined if kind != "no_consent" else None,
+        "marketing_changed_at": None if kind == "no_consent" else joined + dt.timedelta(days=10 if kind == "stop" else 0),
         "is_test": False,
     }
 
