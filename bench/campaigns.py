@@ -70,7 +70,7 @@ SELECT i, 'service', false, 'whatsapp', now() - interval '100 days' FROM generat
 ORDERS_SQL = """
 INSERT INTO orders (erp_order_id, customer_id, order_date, net_amount, returned_amount, status, points_awarded,
                     points_earned, earn_tier, revision, created_at, updated_at)
-SELECT 'O' || i, i, now() - make_interval(days => (i * 13) % 730), 10000 + (i * 7919) % 500000, 0, 'completed',
+SELECT 'O' || i, i, now() - make_interval(days => (i * 13) % 730), 10000 + (i::bigint * 7919) % 500000, 0, 'completed',
        0, 0, 'silver', 0, now(), now()
 FROM generate_series(1, :n) AS i WHERE i % 10 < 3
 """

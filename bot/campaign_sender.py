@@ -29,6 +29,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
+from bot import campaign_webhooks
 from bot.messages import Template
 from bot.pace import Pace, pace_for
 from bot.sender import Sender, SendError, sender_for
@@ -191,15 +192,18 @@ class CampaignSender:
         if not self.answers:
             return
         taken = [self.answers.popleft() for _ in range(len(self.answers))]
+        written: list[str] = []
         with self.db.unit_of_work() as session:
             now = self.now()
             for delivery, wamid, error in taken:
                 if error is None:
                     campaign_outcomes.record_sent(session, delivery, wamid, now)
+                    written.append(wamid or "")
                 else:
                     decision = self._decision(delivery, error, now)
                     campaign_outcomes.record_error(session, delivery, decision, error.code, error.reason, now)
                     self.failures_since_check += decision.outcome == "failed"
+            campaign_webhooks.apply_early(session, now, written)  # reports that overtook these answers
             if self.failures_since_check and time.monotonic() - self.checked_at >= CHECK_EVERY:
                 campaigns.check_failures(session, now, settings)
                 self.failures_since_check, self.checked_at = 0, time.monotonic()

@@ -15,7 +15,7 @@ from typing import Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from bot import campaign_sender
+from bot import campaign_sender, campaign_webhooks
 from bot import jobs as bot_jobs
 from bot import privacy_jobs as bot_privacy_jobs
 from erp import jobs as erp_jobs
@@ -38,6 +38,11 @@ def job_table(app: Flask) -> list[tuple[str, Callable[[Flask], Any], dict[str, A
         ("dispatch_notifications", bot_jobs.dispatch_notifications, {"trigger": "interval", "seconds": 20}),
         # Campaigns and queued automation messages, at the shared pace (runs as long as there is work).
         ("send_campaigns", campaign_sender.send_campaigns, {"trigger": "interval", "seconds": 5}),
+        (
+            "apply_early_campaign_statuses",
+            campaign_webhooks.apply_early_statuses,
+            {"trigger": "interval", "seconds": 10},
+        ),
         ("erp_sync", erp_jobs.sync_job, {"trigger": "interval", "minutes": erp_jobs.interval_minutes(app)}),
         ("erp_sync_requested", erp_jobs.requested_sync_job, {"trigger": "interval", "seconds": 10}),
         ("expire_holds", jobs.expire_holds, {"trigger": "interval", "seconds": 30}),

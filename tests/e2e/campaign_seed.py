@@ -73,7 +73,9 @@ def _customer(number: int, kind: str, joined: dt.datetime) -> dict[str, object]:
         "opt_in_changed_at": joined + dt.timedelta(days=10) if kind == "stop" else joined,
         "opt_in_source": "whatsapp",
         "marketing_opt_in": marketing,
-        "marketing_changed_at": None if kind == "no_consent" else joined + dt.timedelta(days=10 if kind == "stop" else 0),
+        "marketing_changed_at": None
+        if kind == "no_consent"
+        else joined + dt.timedelta(days=10 if kind == "stop" else 0),
         "is_test": False,
     }
 
