@@ -4,12 +4,13 @@ The domain decides who and what (``domain.campaign_sending``: claims, re-checks,
 ``domain.campaign_outcomes``: answers; ``domain.send_policy``: what an error code means);
 this module only keeps time and talks to the Graph API through the bot's ``Sender``.
 
-Each loop claims about two seconds' worth of messages, reserves as many slots of the shared
-pace (``bot.pace``) and hands each message to a thread that waits for its slot, marks the row
-``sending`` (committed), makes the one request and records the answer. The next batch is
-claimed before this one's slots run out, so the pace never idles between batches. Any number of
-these run at once (threads, processes, hosts): the claim's lease keeps them on different rows,
-the pace keeps them together under the rate.
+Each loop claims about two seconds' worth of messages and hands them to sender threads. A
+thread takes the next free slot of the shared pace (``bot.pace``, reserved half a second at a
+time), waits for it, marks its row ``sending`` (committed), makes the one request and hands the
+answer to the loop, which writes the answers of many messages in one transaction. A slot that a
+late thread finds already past is dropped, never used in a burst, so no second ever carries
+more than the rate. Any number of senders run at once (threads, processes, hosts): the claim's
+lease keeps them on different rows, the pace keeps them together under the rate.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import threading
 import time
 import uuid
 from collections import Counter, deque
@@ -27,6 +29,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import func, select
 
+from bot import campaign_webhooks
 from bot.messages import Template
 from bot.pace import Pace, pace_for
 from bot.sender import Sender, SendError, sender_for
@@ -35,18 +38,68 @@ from domain.campaign_models import CampaignRecipient, MarketingMessage, MessageC
 from domain.campaign_sending import Delivery
 from domain.campaign_settings import CampaignSettings
 from domain.db import Database
-from domain.send_policy import decide
+from domain.send_policy import Decision, decide
 from runtime import services
 
 log = logging.getLogger(__name__)
 
 BATCH_SECONDS = 2.0  # each claim takes this many seconds of sending at the rate
-WATCH_EVERY = 0.5  # seconds between failure-rate checks while a batch is sent
-LOOKAHEAD = 0.5  # claim the next batch this long before the current one's slots run out
-# Under the configured rate by this much, so that a late thread (scheduling jitter) never puts
-# more than the rate into any one second.
+WATCH_EVERY = 0.2  # seconds between writing answers while sending
+CHECK_EVERY = 1.0  # at most this often, and only after new failures, the failure rate is counted
+# Under the configured rate by this much, so that jitter never puts more than the rate into any
+# one second. Between a row's commit and its request nothing waits but ``Slots.spaced`` (zero
+# unless commits were held up): a wait there widens the window in which a crash leaves a member
+# unsent (see docs/CAMPAIGNS.md).
 RATE_MARGIN = 0.97
+CHUNK_SECONDS = 0.5  # slots reserved from the shared pace at a time
+HOLD_AGAIN = 1.0  # a throttled answer within this of the last hold's end does not hold again
+STALE = 0.005  # a slot further past than this is dropped, not used late
 NOT_SENT = ("network: ConnectError", "network: ConnectTimeout")  # the request never left this host
+
+
+class Slots:
+    """This process's share of the shared pace: slots reserved a chunk at a time, taken in order."""
+
+    def __init__(self, pace: Pace) -> None:
+        self.pace = pace
+        self.queue: deque[float] = deque()
+        self.lock = threading.Lock()
+        self.held_until = 0.0
+        self.last_request = 0.0
+
+    def take(self, rate: float) -> float:
+        with self.lock:
+            now = time.time()
+            while self.queue and self.queue[0] < now - STALE:
+                self.queue.popleft()
+            if not self.queue:
+                count = max(1, int(rate * CHUNK_SECONDS))
+                first = self.pace.reserve(count, rate)
+                self.queue.extend(first + i / rate for i in range(count))
+            return self.queue.popleft()
+
+    def spaced(self, rate: float) -> float:
+        """When this process's next request may go: never closer than ``1 / rate`` to its last one.
+
+        Slots are spaced already; this only evens out threads whose commits were held up (load,
+        a lock) and would otherwise all send at once when they get going again."""
+        with self.lock:
+            turn = max(time.time(), self.last_request + 1 / rate)
+            self.last_request = turn
+            return turn
+
+    def hold(self, seconds: float) -> None:
+        """Meta said slow down: everyone's next slot moves out, and ours before then are dropped.
+
+        Answers of a burst arrive together: one hold covers them all (a hold per answer, each
+        throwing away the slots reserved after the last, would stall sending for seconds each)."""
+        with self.lock:
+            until = time.time() + seconds
+            if until - self.held_until > HOLD_AGAIN:
+                self.pace.hold(seconds)
+                self.held_until = until
+            while self.queue and self.queue[0] < self.held_until:
+                self.queue.popleft()
 
 
 class CampaignSender:
@@ -54,10 +107,13 @@ class CampaignSender:
         self.app = app
         self.db: Database = services.database(app)
         self.sender: Sender = sender_for(app)
-        self.pace: Pace = pace_for(app)
+        self.slots = Slots(pace_for(app))
         self.owner = owner or f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.threads = threads
         self.defaults = campaign_settings.defaults_from(app.config)
+        self.answers: deque[tuple[Delivery, str | None, SendError | None]] = deque()
+        self.rate = 1.0
+        self.failures_since_check, self.checked_at = 0, 0.0
 
     def now(self) -> dt.datetime:
         return services.now(self.app)
@@ -70,28 +126,38 @@ class CampaignSender:
         """Send until nothing is due; with ``wait_for_retries``, also wait for retries due within it."""
         results: Counter[str] = Counter()
         settings = self.settings()
-        workers = self.threads or max(16, min(64, settings.rate_per_second))
+        # Enough for the rate at a quarter-second round trip, and no more: every extra thread
+        # competes for the interpreter between a row's commit and its request.
+        workers = self.threads or max(8, min(32, settings.rate_per_second // 2))
         in_flight: deque[Future[str]] = deque()
+        self._take_over_the_dead()
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="campaign-send") as pool:
             while deadline is None or time.monotonic() < deadline:
                 settings = self.settings()
+                self.rate = settings.rate_per_second * RATE_MARGIN
                 batch = self._claim(settings, results)
                 if not batch:
-                    _collect(in_flight, results, wait=True)
+                    self._drain(in_flight, results, settings)
                     pause = self._next_due_in(wait_for_retries)
                     if pause is None:
                         break
                     time.sleep(pause)
                     continue
-                rate = settings.rate_per_second * RATE_MARGIN
-                first = self.pace.reserve(len(batch), rate)
-                for i, delivery in enumerate(batch):
-                    in_flight.append(pool.submit(self._send_one, delivery, first + i / rate))
-                self._watch_until(first + len(batch) / rate - LOOKAHEAD, settings)
-                _collect(in_flight, results, wait=False)
-            _collect(in_flight, results, wait=True)
+                in_flight.extend(pool.submit(self._send_one, delivery) for delivery in batch)
+                # Claim again while about half a second of this batch is still to go.
+                self._watch(in_flight, results, settings, until_left=max(1, int(self.rate * 0.5)))
+            self._drain(in_flight, results, settings)
         self._upkeep()
         return results
+
+    def _take_over_the_dead(self) -> None:
+        """Senders of this host that died (kill -9) hand their claims back now, not when the lease runs out."""
+        host = self.owner.split(":", 1)[0]
+        with self.db.unit_of_work() as session:
+            dead = [o for o in campaign_sending.lease_owners(session, self.now()) if _dead_here(o, host)]
+            if dead:
+                campaign_sending.expire_leases(session, dead, self.now())
+                log.warning("campaign sending: took over the claims of %d stopped sender(s) on this host", len(dead))
 
     def _claim(self, settings: CampaignSettings, results: Counter[str]) -> list[Delivery]:
         limit = max(10, int(settings.rate_per_second * BATCH_SECONDS))
@@ -104,13 +170,43 @@ class CampaignSender:
         results.update({f"skipped:{reason}": n for reason, n in skipped.items()})
         return batch
 
-    def _watch_until(self, at: float, settings: CampaignSettings) -> None:
-        """Wait for the batch's slots, checking the failure rate meanwhile: a campaign that pauses
-        stops at once, since each send first checks that its campaign is still sending."""
-        while time.time() < at:
-            _sleep_until(min(at, time.time() + WATCH_EVERY))
-            with self.db.unit_of_work() as session:
-                campaigns.check_failures(session, self.now(), settings)
+    def _watch(
+        self, in_flight: deque[Future[str]], results: Counter[str], settings: CampaignSettings, until_left: int
+    ) -> None:
+        """Write answers as they come and check the failure rate, until few sends are left to start.
+
+        A campaign that pauses stops at once: each send first checks that its campaign is still sending.
+        """
+        while sum(not f.done() for f in in_flight) > until_left:
+            time.sleep(WATCH_EVERY)
+            self._record(settings)
+            _collect(in_flight, results, wait=False)
+
+    def _drain(self, in_flight: deque[Future[str]], results: Counter[str], settings: CampaignSettings) -> None:
+        self._watch(in_flight, results, settings, until_left=0)
+        self._record(settings)
+        _collect(in_flight, results, wait=True)
+
+    def _record(self, settings: CampaignSettings) -> None:
+        """The answers received so far, in one transaction (a crash before it: ``reconcile`` settles them)."""
+        if not self.answers:
+            return
+        taken = [self.answers.popleft() for _ in range(len(self.answers))]
+        written: list[str] = []
+        with self.db.unit_of_work() as session:
+            now = self.now()
+            for delivery, wamid, error in taken:
+                if error is None:
+                    campaign_outcomes.record_sent(session, delivery, wamid, now)
+                    written.append(wamid or "")
+                else:
+                    decision = self._decision(delivery, error, now)
+                    campaign_outcomes.record_error(session, delivery, decision, error.code, error.reason, now)
+                    self.failures_since_check += decision.outcome == "failed"
+            campaign_webhooks.apply_early(session, now, written)  # reports that overtook these answers
+            if self.failures_since_check and time.monotonic() - self.checked_at >= CHECK_EVERY:
+                campaigns.check_failures(session, now, settings)
+                self.failures_since_check, self.checked_at = 0, time.monotonic()
 
     def _upkeep(self) -> None:
         with self.db.unit_of_work() as session:
@@ -136,37 +232,60 @@ class CampaignSender:
             return None
         return min(max((due - now).total_seconds(), 0.2), 5.0)
 
-    def _send_one(self, delivery: Delivery, at: float) -> str:
-        _sleep_until(at)
+    def _send_one(self, delivery: Delivery) -> str:
+        slot = self.slots.take(self.rate)
+        _sleep_until(slot)
         with self.db.unit_of_work() as session:
             if not campaign_outcomes.begin_send(session, delivery, self.owner, self.now()):
                 campaign_outcomes.release(session, delivery, self.owner)
                 return "skipped:not_ours"
+        _sleep_until(self.slots.spaced(self.rate))  # usually now: a wait only after a held-up commit
         message = Template(delivery.template, delivery.language, delivery.parameters, extra={"tracker": delivery.key})
         try:
             wamid = self.sender.send(delivery.phone, message)
         except SendError as exc:
-            return self._failed(delivery, exc)
+            return self._answer(delivery, None, exc)
         except Exception as exc:  # the message could not even be built: no request went out
             log.exception("campaign message %s could not be sent", delivery.key)
-            return self._failed(delivery, SendError(f"{type(exc).__name__}", code="internal", transient=False))
-        with self.db.unit_of_work() as session:
-            campaign_outcomes.record_sent(session, delivery, wamid, self.now())
-        return "sent"
+            return self._answer(delivery, None, SendError(type(exc).__name__, code="internal", transient=False))
+        return self._answer(delivery, wamid, None)
 
-    def _failed(self, delivery: Delivery, exc: SendError) -> str:
-        maybe_delivered = exc.code is None and exc.reason.startswith("network:") and exc.reason not in NOT_SENT
-        now = self.now()
-        decision = decide(
-            exc.code, transient=exc.transient, maybe_delivered=maybe_delivered, attempts=delivery.attempts + 1, now=now
-        )
+    def _answer(self, delivery: Delivery, wamid: str | None, error: SendError | None) -> str:
+        self.answers.append((delivery, wamid, error))
+        if error is None:
+            return "sent"
+        decision = self._decision(delivery, error, self.now())
         if decision.slow_down:
-            self.pace.hold(decision.slow_down)
-        with self.db.unit_of_work() as session:
-            outcome = campaign_outcomes.record_error(session, delivery, decision, exc.code, exc.reason, now)
-        if outcome == "failed":
-            log.warning("campaign message %s failed for good (%s)", delivery.key, exc.code)
-        return outcome if outcome != "failed" else f"failed:{exc.code}"
+            self.slots.hold(decision.slow_down)
+        if decision.outcome == "failed":
+            log.warning("campaign message %s failed for good (%s)", delivery.key, error.code)
+            return f"failed:{error.code}"
+        return "sent" if decision.outcome == "unconfirmed" else decision.outcome
+
+    @staticmethod
+    def _decision(delivery: Delivery, error: SendError, now: dt.datetime) -> Decision:
+        maybe_delivered = error.code is None and error.reason.startswith("network:") and error.reason not in NOT_SENT
+        return decide(
+            error.code,
+            transient=error.transient,
+            maybe_delivered=maybe_delivered,
+            attempts=delivery.attempts + 1,
+            now=now,
+        )
+
+
+def _dead_here(owner: str, host: str) -> bool:
+    """``owner`` is ``host:pid:token``; on this host, is that process gone?"""
+    parts = owner.split(":")
+    if len(parts) != 3 or parts[0] != host or not parts[1].isdigit() or int(parts[1]) == os.getpid():
+        return False
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _sleep_until(at: float) -> None:

@@ -11,10 +11,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from flask import Flask
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from bot.inbound import AccountEvent, StatusUpdate, Update
+from bot.models import EarlyStatus
 from domain import campaign_health, campaign_results
+from domain.campaign_models import CampaignRecipient, MarketingMessage
+from runtime import services
 
 log = logging.getLogger(__name__)
 
@@ -50,3 +55,28 @@ def apply_event(session: Session, event: AccountEvent, now: dt.datetime) -> list
     if paused:
         log.warning("WhatsApp %s %s: paused campaign(s) %s", event.kind, event.event, paused)
     return paused
+
+
+def apply_early(session: Session, now: dt.datetime, wamids: list[str] | None = None) -> int:
+    """Reports that came before the sender had written their message's WhatsApp id (kept by ``bot.status``):
+    applied once the id is there. ``wamids``: only those (the sender, right after writing them)."""
+    known = select(CampaignRecipient.wamid).where(CampaignRecipient.wamid == EarlyStatus.wa_message_id)
+    known_message = select(MarketingMessage.wamid).where(MarketingMessage.wamid == EarlyStatus.wa_message_id)
+    stmt = select(EarlyStatus).where(known.exists() | known_message.exists()).order_by(EarlyStatus.id).limit(1000)
+    if wamids is not None:
+        if not wamids:
+            return 0
+        stmt = stmt.where(EarlyStatus.wa_message_id.in_(wamids))
+    kept = list(session.scalars(stmt))
+    for report in kept:
+        update = StatusUpdate(report.wa_message_id, report.status, report.at, report.error_code, report.error)
+        _apply_report(session, update, now)
+    if kept:
+        session.execute(delete(EarlyStatus).where(EarlyStatus.id.in_([r.id for r in kept])))
+    return len(kept)
+
+
+def apply_early_statuses(app: Flask) -> int:
+    """Scheduler job: early reports for campaign messages whose id a sender wrote meanwhile."""
+    with services.database(app).unit_of_work() as session:
+        return apply_early(session, services.now(app))

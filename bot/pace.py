@@ -45,6 +45,13 @@ local first = math.max(now, nxt)
 redis.call('SET', KEYS[1], string.format('%.6f', first + tonumber(ARGV[1])), 'EX', tonumber(ARGV[2]))
 return {string.format('%.6f', first), string.format('%.6f', now)}
 """
+_HOLD = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
+redis.call('SET', KEYS[1], string.format('%.6f', math.max(nxt, now + tonumber(ARGV[1]))), 'EX', tonumber(ARGV[2]))
+return 1
+"""
 
 
 class RedisPace:
@@ -52,13 +59,14 @@ class RedisPace:
         self.client: Any = redis.Redis.from_url(url)
         self.key = key
         self._reserve = self.client.register_script(_RESERVE)
+        self._hold = self.client.register_script(_HOLD)
 
     def reserve(self, count: int, rate: float) -> float:
         first, server_now = (float(v) for v in self._reserve(keys=[self.key], args=[count / rate, TTL_SECONDS]))
         return time.time() + (first - server_now)  # Redis's clock, read in ours
 
     def hold(self, seconds: float) -> None:
-        self._reserve(keys=[self.key], args=[seconds, TTL_SECONDS])
+        self._hold(keys=[self.key], args=[seconds, TTL_SECONDS])
 
 
 class DatabasePace:
@@ -66,24 +74,23 @@ class DatabasePace:
         self.db, self.key = db, key
 
     def reserve(self, count: int, rate: float) -> float:
-        return self._take(count / rate)
+        span, now = count / rate, time.time()
+        return self._upsert(now + span, self._larger(SendPace.next_at, now) + span) - span
 
     def hold(self, seconds: float) -> None:
-        self._take(seconds)
+        later = time.time() + seconds
+        self._upsert(later, self._larger(SendPace.next_at, later))
 
-    def _take(self, span: float) -> float:
-        """One upsert: ``next_at = max(next_at, now) + span``, returning the slot it started from."""
-        now = time.time()
-        dialect = self.db.engine.dialect.name
-        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        larger = func.greatest if dialect == "postgresql" else func.max
-        upsert = make(SendPace).values(key=self.key, next_at=now + span)
-        stmt = upsert.on_conflict_do_update(
-            index_elements=[SendPace.key], set_={"next_at": larger(SendPace.next_at, now) + span}
-        ).returning(SendPace.next_at)
+    def _larger(self, *values: Any) -> Any:
+        return (func.greatest if self.db.is_postgresql else func.max)(*values)
+
+    def _upsert(self, first: float, then: Any) -> float:
+        """One statement: the row is created with ``first`` or updated to ``then``; returns the new value."""
+        make = postgresql.insert if self.db.is_postgresql else sqlite.insert
+        upsert = make(SendPace).values(key=self.key, next_at=first)
+        stmt = upsert.on_conflict_do_update(index_elements=[SendPace.key], set_={"next_at": then})
         with self.db.engine.begin() as conn:
-            after = float(conn.execute(stmt).scalar_one())
-        return after - span
+            return float(conn.execute(stmt.returning(SendPace.next_at)).scalar_one())
 
 
 def redis_url(config: Any) -> str | None:

@@ -61,9 +61,16 @@ class PywaSender:
     """The Cloud API through pywa, at ``WHATSAPP_API_URL`` instead of the public Graph host."""
 
     def __init__(self, token: str, phone_id: str, api_url: str, api_version: str, timeout: float = 10.0) -> None:
-        session = httpx.Client(transport=RebasingTransport(api_url), timeout=timeout)
+        # Connections kept alive for every sender thread: a new one per message would cost a handshake each.
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=64)
+        session = httpx.Client(transport=RebasingTransport(api_url), timeout=timeout, limits=limits)
+        self.http = session
         self.client = WhatsApp(phone_id=phone_id, token=token, session=session, api_version=api_version)
         self.phone_id = phone_id
+
+    def close(self) -> None:
+        """Close the kept-alive connections (a campaign's sender threads open several)."""
+        self.http.close()
 
     def send(self, phone: str, message: Reply | Template) -> str:
         to = phone.lstrip("+")  # the wa_id form: digits only, never the business-scoped user id

@@ -24,7 +24,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, case, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from domain import campaigns, marketing
@@ -33,9 +33,9 @@ from domain.campaign_settings import CampaignSettings, in_quiet_hours
 from domain.customers import Customer
 from domain.template_fields import fill, template_language
 
-LEASE = dt.timedelta(seconds=60)
-# How long after its lease ran out a ``sending`` row is taken for dead (well past the HTTP timeout).
-DEAD_AFTER = dt.timedelta(seconds=30)
+LEASE = dt.timedelta(seconds=30)  # a claim is about two seconds of sending; this leaves room for a slow host
+# How long after its lease ran out a ``sending`` row is taken for dead (past the HTTP timeout of 10 s).
+DEAD_AFTER = dt.timedelta(seconds=15)
 LIMIT_WAIT = dt.timedelta(hours=1)  # an automation message past the 24-hour limit tries again later
 Row = CampaignRecipient | MarketingMessage
 
@@ -68,7 +68,7 @@ def claim(
     if not rows:
         return [], skipped
     customers = {
-        c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_({r.customer_id for r in rows})))
+        c.id: c for c in session.scalars(select(Customer).where(Customer.id.in_(sorted({r.customer_id for r in rows}))))
     }
     reasons = _hold_reasons(session, rows, now, settings)
     recent = _recent_attempts(session, [r.customer_id for r in rows], now, settings)
@@ -145,9 +145,9 @@ def _hold_reasons(
     session: Session, rows: Sequence[Row], now: dt.datetime, settings: CampaignSettings
 ) -> dict[int, str]:
     """Row id → why its member may not get it now (only rows held back)."""
-    ids = {r.customer_id for r in rows}
+    ids = sorted({r.customer_id for r in rows})
     reason = case(
-        (Customer.erased_at.is_not(None), literal("erased")), else_=marketing.hold_reason(now, settings)
+        (Customer.erased_at.is_not(None), literal("erased")), else_=marketing.hold_reason(now, settings, exact=True)
     ).label("reason")
     by_member = {cid: str(why) for cid, why in session.execute(select(Customer.id, reason).where(Customer.id.in_(ids)))}
     test_members = set(session.scalars(select(Customer.id).where(Customer.id.in_(ids), Customer.is_test.is_(True))))
@@ -173,14 +173,14 @@ def _recent_attempts(
     m = MarketingMessage
     stmt = (
         select(m.customer_id, func.max(m.last_attempt_at))
-        .where(m.customer_id.in_(set(customer_ids)), m.last_attempt_at > since)
+        .where(m.customer_id.in_(sorted(set(customer_ids))), m.last_attempt_at > since)
         .group_by(m.customer_id)
     )
     return {cid: at for cid, at in session.execute(stmt) if at is not None}
 
 
 def _campaigns(session: Session, rows: Sequence[Row]) -> dict[int, MessageCampaign]:
-    ids = {r.campaign_id for r in rows if isinstance(r, CampaignRecipient)}
+    ids = sorted({r.campaign_id for r in rows if isinstance(r, CampaignRecipient)})
     if not ids:
         return {}
     return {c.id: c for c in session.scalars(select(MessageCampaign).where(MessageCampaign.id.in_(ids)))}
@@ -238,3 +238,27 @@ def _lease(
         row.campaign_id,
         row.attempts,
     )
+
+
+def lease_owners(session: Session, now: dt.datetime) -> list[str]:
+    """Who holds live leases now (a sender restarted on the same host may find its dead predecessor)."""
+    owners: set[str] = set()
+    for model in (CampaignRecipient, MarketingMessage):
+        stmt = select(model.lease_owner).where(model.lease_until >= now - DEAD_AFTER, model.lease_owner.is_not(None))
+        owners.update(o for o in session.scalars(stmt.distinct()) if o)
+    return sorted(owners)
+
+
+def expire_leases(session: Session, owners: Sequence[str], now: dt.datetime) -> int:
+    """The owners are known dead: their claims go back now, their ``sending`` rows to ``reconcile``."""
+    if not owners:
+        return 0
+    gone = now - DEAD_AFTER - dt.timedelta(seconds=1)
+    count = 0
+    for model in (CampaignRecipient, MarketingMessage):
+        mine = model.lease_owner.in_(list(owners))
+        count += session.execute(
+            update(model).where(mine, model.status == "pending").values(lease_until=None, lease_owner=None)
+        ).rowcount  # type: ignore[attr-defined]
+        count += session.execute(update(model).where(mine, model.status == "sending").values(lease_until=gone)).rowcount  # type: ignore[attr-defined]
+    return count

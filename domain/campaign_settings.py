@@ -54,8 +54,8 @@ class CampaignSettings:
     # At most one message to one member per this many seconds (Meta's pair rate limit).
     member_gap_seconds: int = 6
     # Pause a campaign when this share of its finished sends failed, once it has at least ``failure_min`` of them.
-    failure_pause_percent: int = 20
-    failure_min: int = 50
+    failure_pause_percent: int = 25
+    failure_min: int = 100
     # Results: a reply within this many days of our message counts as a reply; a purchase within
     # ``attribution_days`` of a read counts as revenue of the campaign.
     reply_days: int = 3

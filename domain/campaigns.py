@@ -29,6 +29,7 @@ from domain.campaign_models import (
     TEMPLATE_LANGUAGES,
     CampaignEvent,
     CampaignRecipient,
+    MarketingMessage,
     MessageCampaign,
 )
 from domain.campaign_settings import CampaignSettings
@@ -36,7 +37,7 @@ from domain.customers import Customer
 from domain.errors import DomainError, InvalidTransition, NotFound, ValidationError
 from domain.segments import Segment
 from domain.send_policy import failure_rate_reason
-from domain.template_fields import FIELDS
+from domain.template_fields import FIELDS, fill, template_language
 
 
 class CampaignLimitExceeded(DomainError):
@@ -297,6 +298,35 @@ def preflight(session: Session, campaign: MessageCampaign, now: dt.datetime, set
         seconds=-(-found.eligible // settings.rate_per_second),
         cost=settings.price(campaign.category) * found.eligible,
     )
+
+
+def queue_test_send(
+    session: Session, campaign: MessageCampaign, customer_ids: Sequence[int], now: dt.datetime
+) -> list[MarketingMessage]:
+    """The campaign's message to staff's test members first, filled from each as a member's would be.
+
+    Only test members (``Customer.is_test``) may get one; the weekly cap does not apply to them, quiet
+    hours do. Each call is a new send (its key carries the time).
+    """
+    queued = []
+    for customer in session.scalars(select(Customer).where(Customer.id.in_(sorted(set(customer_ids))))):
+        if not customer.is_test:
+            raise ValidationError(f"member {customer.id} is not a test member: test sends go to staff numbers only")
+        queued.append(
+            marketing.queue_message(
+                session,
+                customer.id,
+                campaign.template_name,
+                template_language(campaign.template_language, customer),
+                fill(session, customer, campaign.template_parameters, now),
+                key=f"campaign-test:{campaign.id}:{customer.id}:{now.timestamp():.6f}",
+                now=now,
+                origin="test",
+            )
+        )
+    for row in queued:
+        row.campaign_id = campaign.id
+    return queued
 
 
 def pause_if_sending(session: Session, campaign_id: int, now: dt.datetime, reason: str) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, select, true
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -38,35 +38,51 @@ HOLD_REASONS = ("stop", "no_consent", "undeliverable", "capped")
 ORIGINS = ("campaign", "automation", "test")
 
 
-def consented(now: dt.datetime) -> ColumnElement[bool]:
-    """The consent ledger says yes to marketing at ``now``."""
-    return Customer.id.in_(consents.consented_at(consents.MARKETING, now))
+def consented(now: dt.datetime, *, exact: bool = False) -> ColumnElement[bool]:
+    """Marketing consent at ``now``.
+
+    Counting over every member reads the members' flags, which ``consents.record`` writes as the
+    cache of the ledger's newest row in the same transaction (``loyalty verify`` checks that they
+    agree): one column, so a million members count in well under a second. ``exact`` reads the
+    ledger's newest row for each member itself (``consents.consented_at``, one index look-up per
+    member): the check just before each send, which is what decides.
+    """
+    if not exact:
+        return Customer.marketing_opt_in.is_(True)
+    newest = (
+        select(Consent.granted)
+        .where(Consent.customer_id == Customer.id, Consent.purpose == consents.MARKETING, Consent.recorded_at <= now)
+        .order_by(Consent.recorded_at.desc(), Consent.id.desc())
+        .limit(1)
+        .correlate(Customer)
+        .scalar_subquery()
+    )
+    return newest.is_(True)
 
 
 def stopped(now: dt.datetime) -> ColumnElement[bool]:
-    """The newest marketing row is a STOP: WhatsApp's "Stop promotions", or STOP typed in the chat (which
-    withdraws service and marketing in one moment)."""
-    newest, later, service = aliased(Consent), aliased(Consent), aliased(Consent)
-    no_later = ~exists().where(
-        later.customer_id == newest.customer_id,
-        later.purpose == consents.MARKETING,
-        later.recorded_at <= now,
-        (later.recorded_at > newest.recorded_at) | and_(later.recorded_at == newest.recorded_at, later.id > newest.id),
-    )
+    """The member's newest marketing row is a STOP: WhatsApp's "Stop promotions", or STOP typed in the chat
+    (which withdraws service and marketing at one moment). Only withdrawals are read, so it stays cheap."""
+    service = aliased(Consent)
     typed_stop = exists().where(
-        service.customer_id == newest.customer_id,
+        service.customer_id == Consent.customer_id,
         service.purpose == consents.SERVICE,
         service.granted.is_(False),
-        service.recorded_at == newest.recorded_at,
+        service.recorded_at == Consent.recorded_at,
     )
-    return exists().where(
-        newest.customer_id == Customer.id,
-        newest.purpose == consents.MARKETING,
-        newest.granted.is_(False),
-        newest.recorded_at <= now,
-        no_later,
-        (newest.channel == "stop_promotions") | typed_stop,
+    member = aliased(Customer)
+    # ``marketing_changed_at`` is the time of the newest marketing row (``consents.record`` sets both).
+    stops = (
+        select(Consent.customer_id)
+        .join(member, and_(member.id == Consent.customer_id, member.marketing_changed_at == Consent.recorded_at))
+        .where(
+            Consent.purpose == consents.MARKETING,
+            Consent.granted.is_(False),
+            Consent.recorded_at <= now,
+            or_(Consent.channel == "stop_promotions", typed_stop),
+        )
     )
+    return Customer.id.in_(stops)
 
 
 def undeliverable(now: dt.datetime, settings: CampaignSettings) -> ColumnElement[bool]:
@@ -93,10 +109,11 @@ def member_base(*, include_test: bool = False) -> ColumnElement[bool]:
     return alive if include_test else and_(alive, Customer.is_test.is_(False))
 
 
-def hold_reason(now: dt.datetime, settings: CampaignSettings) -> ColumnElement[str]:
-    """``"eligible"`` or the first reason in ``HOLD_REASONS`` that holds the member back."""
+def hold_reason(now: dt.datetime, settings: CampaignSettings, *, exact: bool = False) -> ColumnElement[str]:
+    """``"eligible"`` or the first reason in ``HOLD_REASONS`` that holds the member back (``exact``: see
+    ``consented``)."""
     return case(
-        (~consented(now), case((stopped(now), literal("stop")), else_=literal("no_consent"))),
+        (~consented(now, exact=exact), case((stopped(now), literal("stop")), else_=literal("no_consent"))),
         (undeliverable(now, settings), literal("undeliverable")),
         (capped(now, settings), literal("capped")),
         else_=literal(ELIGIBLE),
@@ -122,7 +139,7 @@ def why_held(
         return "erased"
     if customer.is_test and not include_test:
         return "test"
-    reason = session.scalar(select(hold_reason(now, settings)).where(Customer.id == customer_id))
+    reason = session.scalar(select(hold_reason(now, settings, exact=True)).where(Customer.id == customer_id))
     if include_test and reason == "capped":
         return None  # a test send is not counted against staff
     return None if reason == ELIGIBLE else reason

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Select, and_, exists, extract, func, select, true, type_coerce
+from sqlalchemy import BigInteger, ColumnElement, Select, and_, exists, extract, func, select, text, true, type_coerce
 from sqlalchemy.orm import Session
 
 from domain import marketing
@@ -287,18 +287,29 @@ def audience(
     session: Session, segment: Segment, now: dt.datetime, settings: CampaignSettings, *, include_test: bool = False
 ) -> Audience:
     """Members of the segment who may get marketing now, and how many are held back by each rule."""
+    _no_jit(session)
     reason = marketing.hold_reason(now, settings).label("reason")
-    stmt = (
-        select(reason, func.count())
+    members = (
+        select(reason)
         .select_from(Customer)
         .where(marketing.member_base(include_test=include_test), matches(segment, now))
-        .group_by(reason)
+        .offset(0)  # a fence: the reason is worked out once per member, not once per count below
+        .subquery()
     )
-    counts = {str(r): int(n) for r, n in session.execute(stmt)}
+    # One pass and one aggregate (no sort or hash of a million rows by reason): a count per reason.
+    names = (marketing.ELIGIBLE, *marketing.HOLD_REASONS)
+    row = session.execute(select(*[func.count().filter(members.c.reason == name) for name in names])).one()
+    counts = dict(zip(names, (int(n or 0) for n in row), strict=True))
     return Audience(
-        eligible=counts.get(marketing.ELIGIBLE, 0),
-        held_back={r: counts.get(r, 0) for r in marketing.HOLD_REASONS},
+        eligible=counts[marketing.ELIGIBLE],
+        held_back={r: counts[r] for r in marketing.HOLD_REASONS},
     )
+
+
+def _no_jit(session: Session) -> None:
+    """PostgreSQL's JIT compiles this one-off statement for longer than it runs (1 s of 1.5 s at 200k members)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
 
 
 def eligible_ids(segment: Segment, now: dt.datetime, settings: CampaignSettings) -> Select[int]:

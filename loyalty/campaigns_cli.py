@@ -104,7 +104,9 @@ def send_command(campaign_id: int, no_wait: bool) -> None:
     if not no_wait:
         from flask import current_app
 
-        campaign_sender.send_until_done(current_app._get_current_object())  # type: ignore[attr-defined]
+        results = campaign_sender.send_until_done(current_app._get_current_object())  # type: ignore[attr-defined]
+        mine = " ".join(f"{k}={v}" for k, v in sorted(results.items()) if k != "sent")
+        click.echo(f"this process: took={results['sent']} {mine}".rstrip())
     with db.unit_of_work() as session:
         click.echo(_line(session, campaigns.get(session, campaign_id)))
 

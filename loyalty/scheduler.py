@@ -16,7 +16,7 @@ from typing import Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from bot import campaign_sender
+from bot import campaign_sender, campaign_webhooks
 from bot import jobs as bot_jobs
 from bot import privacy_jobs as bot_privacy_jobs
 from erp import jobs as erp_jobs
@@ -46,6 +46,11 @@ def job_table(app: Flask) -> list[tuple[str, Callable[[Flask], Any], dict[str, A
             "refresh_business_number",
             bot_jobs.refresh_business_number,
             {"trigger": "interval", "hours": 6, "next_run_time": dt.datetime.now(dt.UTC)},
+        ),
+        (
+            "apply_early_campaign_statuses",
+            campaign_webhooks.apply_early_statuses,
+            {"trigger": "interval", "seconds": 10},
         ),
         ("erp_sync", erp_jobs.sync_job, {"trigger": "interval", "minutes": erp_jobs.interval_minutes(app)}),
         ("erp_sync_requested", erp_jobs.requested_sync_job, {"trigger": "interval", "seconds": 10}),

@@ -118,8 +118,10 @@ def test_the_cli_creates_sends_and_lists(app: Flask, database: Database, clock: 
     gold_members(database, clock, 4)
     runner = app.test_cli_runner()
     made = runner.invoke(
-        args=["campaigns", "create", "CLI offer", "--template", "offer", "--language", "member", "--param", "name"]
-        + ["--segment", '{"tiers": ["gold"]}']
+        args=[
+            *("campaigns", "create", "CLI offer", "--template", "offer", "--language", "member"),
+            *("--param", "name", "--segment", '{"tiers": ["gold"]}'),
+        ]
     )
     assert made.exit_code == 0, made.output
     cid = made.output.strip().splitlines()[-1]

@@ -79,13 +79,31 @@ def test_audience_counts_who_is_held_back_and_why(database: Database) -> None:
     }
 
 
-def test_consent_is_read_from_the_ledger_at_the_moment(database: Database) -> None:
+def test_the_check_before_a_send_reads_the_ledger_at_the_moment(database: Database) -> None:
     with database.unit_of_work() as s:
         customer = opted_in(s, when=NOW + dt.timedelta(hours=1))  # consents only after NOW
-        before = segments.audience(s, Segment(), NOW, SETTINGS)
-        after = segments.audience(s, Segment(), NOW + dt.timedelta(hours=2), SETTINGS)
-    assert (before.eligible, after.eligible) == (0, 1)
-    assert customer.marketing_opt_in
+        before = marketing.why_held(s, customer.id, NOW, SETTINGS)
+        after = marketing.why_held(s, customer.id, NOW + dt.timedelta(hours=2), SETTINGS)
+        counted = segments.audience(s, Segment(), NOW + dt.timedelta(hours=2), SETTINGS)
+    assert (before, after, counted.eligible) == ("no_consent", None, 1)
+
+
+def test_counting_by_the_flags_agrees_with_the_ledger(database: Database) -> None:
+    """The count reads the members' cached flags; the same rules read from the ledger pick the same people."""
+    with database.unit_of_work() as s:
+        for i in range(6):
+            customer = opted_in(s)
+            if i % 2:
+                consents.record(s, customer, consents.MARKETING, False, channel="console", now=NOW)
+            if i == 3:
+                consents.record(
+                    s, customer, consents.MARKETING, True, channel="till", now=NOW + dt.timedelta(seconds=1)
+                )
+        make_customer(s)
+        later = NOW + dt.timedelta(minutes=1)
+        by_flag = dict(s.execute(select(Customer.id, marketing.hold_reason(later, SETTINGS))).all())
+        by_ledger = dict(s.execute(select(Customer.id, marketing.hold_reason(later, SETTINGS, exact=True))).all())
+    assert by_flag == by_ledger and sorted(by_flag.values()).count("eligible") == 4
 
 
 def test_segment_fields_filter_members(database: Database) -> None:
