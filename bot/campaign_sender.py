@@ -53,7 +53,6 @@ CHECK_EVERY = 1.0  # at most this often, and only after new failures, the failur
 RATE_MARGIN = 0.96
 CHUNK_SECONDS = 0.5  # slots reserved from the shared pace at a time
 HOLD_AGAIN = 1.0  # a throttled answer within this of the last hold's end does not hold again
-LATE = 0.02  # a thread further than this behind its slot takes a new one
 STALE = 0.005  # a slot further past than this is dropped, not used late
 NOT_SENT = ("network: ConnectError", "network: ConnectTimeout")  # the request never left this host
 
@@ -250,15 +249,11 @@ class CampaignSender:
         return self._answer(delivery, wamid, None)
 
     def _wait_for_a_slot(self) -> None:
-        """Wait for a slot of the shared pace and this process's turn. A thread that got there late
-        (load) takes a fresh slot rather than send late, next to whoever has the following one; all
-        of this before the row is marked ``sending``, so a crash while waiting leaves it to be sent."""
-        while True:
-            slot = self.slots.take(self.rate)
-            _sleep_until(slot)
-            self.slots.gate(self.ceiling)
-            if time.time() - slot <= LATE:
-                return
+        """Wait for a slot of the shared pace, then for this process's turn (one request starts at a
+        time, at most the configured rate): all before the row is marked ``sending``, so a crash while
+        waiting leaves the member to be sent, never counted as sent."""
+        _sleep_until(self.slots.take(self.rate))
+        self.slots.gate(self.ceiling)
 
     def _answer(self, delivery: Delivery, wamid: str | None, error: SendError | None) -> str:
         self.answers.append((delivery, wamid, error))
