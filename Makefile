@@ -55,6 +55,7 @@ bench: dev-deps test-deps
 	$(PY) bench/message_cost.py
 	$(PY) bench/erp_sync.py
 	$(PY) bench/admin.py
+	$(PY) bench/campaigns.py
 
 # Re-extract the bot's texts into the catalogs after changing them in the code.
 messages: dev-deps

@@ -47,10 +47,10 @@ BATCH_SECONDS = 2.0  # each claim takes this many seconds of sending at the rate
 WATCH_EVERY = 0.2  # seconds between writing answers while sending
 CHECK_EVERY = 1.0  # at most this often, and only after new failures, the failure rate is counted
 # Under the configured rate by this much, so that jitter never puts more than the rate into any
-# one second. Between a row's commit and its request nothing waits but ``Slots.spaced`` (zero
+# one second. Between a row's commit and its request nothing waits but ``Slots.gate`` (zero
 # unless commits were held up): a wait there widens the window in which a crash leaves a member
 # unsent (see docs/CAMPAIGNS.md).
-RATE_MARGIN = 0.97
+RATE_MARGIN = 0.96
 CHUNK_SECONDS = 0.5  # slots reserved from the shared pace at a time
 HOLD_AGAIN = 1.0  # a throttled answer within this of the last hold's end does not hold again
 STALE = 0.005  # a slot further past than this is dropped, not used late
@@ -66,6 +66,7 @@ class Slots:
         self.lock = threading.Lock()
         self.held_until = 0.0
         self.last_request = 0.0
+        self.gate_lock = threading.Lock()
 
     def take(self, rate: float) -> float:
         with self.lock:
@@ -78,15 +79,14 @@ class Slots:
                 self.queue.extend(first + i / rate for i in range(count))
             return self.queue.popleft()
 
-    def spaced(self, rate: float) -> float:
-        """When this process's next request may go: never closer than ``1 / rate`` to its last one.
+    def gate(self, rate: float) -> None:
+        """Let one request start, never closer than ``1 / rate`` to this process's last one.
 
-        Slots are spaced already; this only evens out threads whose commits were held up (load,
-        a lock) and would otherwise all send at once when they get going again."""
-        with self.lock:
-            turn = max(time.time(), self.last_request + 1 / rate)
-            self.last_request = turn
-            return turn
+        Slots are spaced already; this only evens out threads that woke late or whose commits were
+        held up (load, a lock) and would otherwise start their requests all at once."""
+        with self.gate_lock:
+            _sleep_until(self.last_request + 1 / rate)
+            self.last_request = time.time()
 
     def hold(self, seconds: float) -> None:
         """Meta said slow down: everyone's next slot moves out, and ours before then are dropped.
@@ -112,7 +112,7 @@ class CampaignSender:
         self.threads = threads
         self.defaults = campaign_settings.defaults_from(app.config)
         self.answers: deque[tuple[Delivery, str | None, SendError | None]] = deque()
-        self.rate = 1.0
+        self.rate = self.ceiling = 1.0
         self.failures_since_check, self.checked_at = 0, 0.0
 
     def now(self) -> dt.datetime:
@@ -134,7 +134,7 @@ class CampaignSender:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="campaign-send") as pool:
             while deadline is None or time.monotonic() < deadline:
                 settings = self.settings()
-                self.rate = settings.rate_per_second * RATE_MARGIN
+                self.rate, self.ceiling = settings.rate_per_second * RATE_MARGIN, float(settings.rate_per_second)
                 batch = self._claim(settings, results)
                 if not batch:
                     self._drain(in_flight, results, settings)
@@ -233,13 +233,11 @@ class CampaignSender:
         return min(max((due - now).total_seconds(), 0.2), 5.0)
 
     def _send_one(self, delivery: Delivery) -> str:
-        slot = self.slots.take(self.rate)
-        _sleep_until(slot)
+        self._wait_for_a_slot()
         with self.db.unit_of_work() as session:
             if not campaign_outcomes.begin_send(session, delivery, self.owner, self.now()):
                 campaign_outcomes.release(session, delivery, self.owner)
                 return "skipped:not_ours"
-        _sleep_until(self.slots.spaced(self.rate))  # usually now: a wait only after a held-up commit
         message = Template(delivery.template, delivery.language, delivery.parameters, extra={"tracker": delivery.key})
         try:
             wamid = self.sender.send(delivery.phone, message)
@@ -249,6 +247,13 @@ class CampaignSender:
             log.exception("campaign message %s could not be sent", delivery.key)
             return self._answer(delivery, None, SendError(type(exc).__name__, code="internal", transient=False))
         return self._answer(delivery, wamid, None)
+
+    def _wait_for_a_slot(self) -> None:
+        """Wait for a slot of the shared pace, then for this process's turn (one request starts at a
+        time, at most the configured rate): all before the row is marked ``sending``, so a crash while
+        waiting leaves the member to be sent, never counted as sent."""
+        _sleep_until(self.slots.take(self.rate))
+        self.slots.gate(self.ceiling)
 
     def _answer(self, delivery: Delivery, wamid: str | None, error: SendError | None) -> str:
         self.answers.append((delivery, wamid, error))
