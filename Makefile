@@ -56,6 +56,7 @@ bench: dev-deps test-deps
 	$(PY) bench/erp_sync.py
 	$(PY) bench/admin.py
 	$(PY) bench/api.py
+	$(PY) bench/campaigns.py
 
 # Re-extract the bot's texts into the catalogs after changing them in the code.
 messages: dev-deps

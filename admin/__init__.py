@@ -40,6 +40,9 @@ def init_app(app: Flask) -> None:
         api_keys,
         audit,
         auth,
+        automations,
+        campaign_actions,
+        campaign_settings_page,
         conversations,
         customers,
         dashboard,
@@ -51,6 +54,7 @@ def init_app(app: Flask) -> None:
         security,
         settings,
         users,
+        whatsapp_campaigns,
     )
 
     app.register_blueprint(bp)

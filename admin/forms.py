@@ -128,7 +128,9 @@ class RulesForm(FlaskForm):
     gold = DecimalField("Gold from (12-month spend)", places=2, validators=[InputRequired(), NumberRange(min=0)])
     platinum = DecimalField("Platinum from", places=2, validators=[InputRequired(), NumberRange(min=0)])
     expiry_months = IntegerField("Points expire after (months)", validators=[InputRequired(), NumberRange(1, 120)])
-    expiry_warning_days = IntegerField("Warn before expiry (days)", validators=[InputRequired(), NumberRange(0, 365)])
+    expiry_warning_days = IntegerField(
+        "Chat: expiring points within (days)", validators=[InputRequired(), NumberRange(0, 365)]
+    )
     referrer_bonus = IntegerField("Referrer bonus (points)", validators=[InputRequired(), NumberRange(0, 1_000_000)])
     referee_bonus = IntegerField("New friend bonus (points)", validators=[InputRequired(), NumberRange(0, 1_000_000)])
     referral_min_purchase = DecimalField("Referral minimum purchase", places=2, validators=[InputRequired()])

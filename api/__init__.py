@@ -26,7 +26,7 @@ from api.schemas import Problem
 from api.security import SECURITY_SCHEME
 
 # Every resource blueprint, in the order the docs list them. A new resource adds its module here.
-RESOURCES = ("auth", "members", "consents", "transactions", "vouchers", "holds", "erp")
+RESOURCES = ("auth", "members", "consents", "transactions", "vouchers", "holds", "erp", "campaigns")
 
 DESCRIPTION = """For tills, web shops and scripts. JSON in and out.
 

@@ -47,6 +47,8 @@ CODES: dict[str, tuple[int, str]] = {
     "limit_reached": (409, "Per-member limit reached"),
     "reward_unavailable": (409, "Reward not available"),
     "invalid_transition": (409, "Not possible in the current state"),
+    "limit_exceeded": (409, "Over the number's 24-hour messaging limit"),
+    "campaign_blocked": (409, "WhatsApp flagged the number or refused the template"),
     "order_conflict": (409, "Order belongs to another member"),
     "conflict": (409, "Conflicting concurrent change"),
     "rate_limited": (429, "Too many requests"),
@@ -64,6 +66,7 @@ _BY_STATUS |= {409: "conflict", 413: "payload_too_large", 415: "unsupported_medi
 # Domain error details worth passing on to a client, under the name the client sees.
 _DETAIL_FIELDS = {"status": "hold_status", "voucher_status": "voucher_status", "needed": "needed"}
 _DETAIL_FIELDS |= {"balance": "available", "short": "short", "attempts_left": "attempts_left"}
+_DETAIL_FIELDS |= {"audience": "audience", "limit_left": "limit_left", "campaign_status": "campaign_status"}
 
 
 class ApiProblem(Exception):

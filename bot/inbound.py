@@ -39,6 +39,23 @@ class StatusUpdate:
     at: dt.datetime | None = None
     error_code: str | None = None
     error: str | None = None
+    # ``biz_opaque_callback_data``: what we sent with the message (a campaign message's key).
+    tracker: str | None = None
+
+
+@dataclass(frozen=True)
+class AccountEvent:
+    """About the number or a template, not a message: quality ratings and template reviews."""
+
+    kind: str  # quality (the phone number) | template
+    event: str  # FLAGGED, UNFLAGGED, DOWNGRADE, RED, ... | APPROVED, REJECTED, PAUSED, DISABLED, RED, ...
+    template_name: str | None = None
+    template_language: str | None = None
+    reason: str | None = None
+
+
+# The webhook fields that carry them.
+ACCOUNT_FIELDS = ("phone_number_quality_update", "message_template_status_update", "message_template_quality_update")
 
 
 @dataclass(frozen=True)
@@ -66,6 +83,7 @@ class Update:
     statuses: tuple[StatusUpdate, ...] = ()
     unknown_senders: int = 0  # messages whose sender had no phone number or user id we could use
     preferences: tuple[PreferenceUpdate, ...] = ()
+    account_events: tuple[AccountEvent, ...] = ()
     dropped: int = 0  # elements that could not be read or stored (each logged on its own)
 
 
@@ -107,7 +125,25 @@ def parse(body: Any, default_country_code: int = 91) -> Update:
                 continue
             if report is not None:
                 statuses.append(report)
-    return Update(tuple(messages), tuple(statuses), unknown, tuple(preferences), dropped)
+    events = []
+    for name in ACCOUNT_FIELDS:
+        for value in _values(body, name):
+            try:
+                event = parse_account(name, value)
+            except UNREADABLE as exc:
+                log.warning("webhook: %s dropped: %s", name, _reason(exc))
+                dropped += 1
+                continue
+            if event is not None:
+                events.append(event)
+    return Update(
+        tuple(messages),
+        tuple(statuses),
+        unknown,
+        tuple(preferences),
+        account_events=tuple(events),
+        dropped=dropped,
+    )
 
 
 class Unusable(ValueError):
@@ -120,6 +156,25 @@ UNREADABLE = (ValueError, TypeError, AttributeError, KeyError, IndexError, Recur
 
 def _reason(exc: Exception) -> str:
     return str(exc) if isinstance(exc, Unusable) else f"unreadable ({type(exc).__name__})"
+
+
+def parse_account(field: str, value: Mapping[str, Any]) -> AccountEvent | None:
+    """A quality or template webhook's ``value``; the quality's colour counts when Meta sends one."""
+    colour = value.get("new_quality_score") or value.get("quality_rating") or value.get("quality_score")
+    event = str(colour if colour == "RED" or field == "message_template_quality_update" else value.get("event") or "")
+    if not event:
+        return None
+    other: Mapping[str, Any] = value.get("other_info") or {} if isinstance(value.get("other_info"), dict) else {}
+    reason = _str(value.get("reason")) or _str(other.get("description")) or None
+    if field == "phone_number_quality_update":
+        return AccountEvent("quality", event.upper(), reason=reason)
+    return AccountEvent(
+        "template",
+        event.upper(),
+        template_name=_str(value.get("message_template_name")),
+        template_language=_str(value.get("message_template_language")),
+        reason=reason,
+    )
 
 
 def _values(body: Any, field: str = "messages") -> Iterator[dict[str, Any]]:
@@ -301,6 +356,7 @@ def parse_status(raw: Mapping[str, Any]) -> StatusUpdate | None:
         at=_timestamp(raw.get("timestamp")),
         error_code=clean.error_code(first.get("code")),
         error=reason[:300] or None,
+        tracker=_str(raw.get("biz_opaque_callback_data")),
     )
 
 

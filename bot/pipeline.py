@@ -37,6 +37,7 @@ from bot import conversations, inbound, outbox
 from bot.messages import Incoming, NeedsSavepoint, Reply
 from bot.models import Conversation, InboundMessage
 from bot.statements import insert_ignore, insert_ignore_many
+from domain import campaign_results
 from domain.db import Database
 
 log = logging.getLogger(__name__)
@@ -192,6 +193,8 @@ def handle(
         conversations.apply_flood(conv, flood)
     if detached:
         conversations.save(session, conv)
+    if conv.customer_id is not None:  # a reply to any campaign message of the last few days
+        campaign_results.note_reply(session, conv.customer_id, now)
     if status != "handled":
         session.execute(
             update(InboundMessage)

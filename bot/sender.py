@@ -62,9 +62,16 @@ class PywaSender:
     """The Cloud API through pywa, at ``WHATSAPP_API_URL`` instead of the public Graph host."""
 
     def __init__(self, token: str, phone_id: str, api_url: str, api_version: str, timeout: float = 10.0) -> None:
-        session = httpx.Client(transport=RebasingTransport(api_url), timeout=timeout)
+        # Connections kept alive for every sender thread: a new one per message would cost a handshake each.
+        limits = httpx.Limits(max_connections=100, max_keepalive_connections=64)
+        session = httpx.Client(transport=RebasingTransport(api_url), timeout=timeout, limits=limits)
+        self.http = session
         self.client = WhatsApp(phone_id=phone_id, token=token, session=session, api_version=api_version)
         self.phone_id = phone_id
+
+    def close(self) -> None:
+        """Close the kept-alive connections (a campaign's sender threads open several)."""
+        self.http.close()
 
     def send(self, phone: str, message: Reply | Template) -> str:
         to = recipient(phone)
@@ -107,7 +114,9 @@ class PywaSender:
             parameters = [{"type": "text", "text": p} for p in template.params]
             components = [{"type": "body", "parameters": parameters}]
         language = TemplateLanguage(template.language)
-        return self.client.send_template(to, template.name, language, components).id
+        # A tracker comes back in the message's status webhooks (``biz_opaque_callback_data``).
+        tracker: str | None = template.extra.get("tracker")
+        return self.client.send_template(to, template.name, language, components, tracker=tracker).id
 
 
 def recipient(address: str) -> str:

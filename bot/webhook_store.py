@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from bot import inbound, pipeline, preferences, status
+from bot import campaign_webhooks, inbound, pipeline, preferences, status
 from domain.db import Database
 
 log = logging.getLogger(__name__)
@@ -42,10 +42,10 @@ def store(db: Database, update: inbound.Update, now: dt.datetime) -> list[pipeli
 
 def _store_at_once(db: Database, update: inbound.Update, now: dt.datetime) -> list[pipeline.Stored]:
     messages = [(message.incoming, message.raw) for message in update.messages]
-    if update.statuses or update.preferences:
+    if update.statuses or update.preferences or update.account_events:
         with db.unit_of_work() as session:
             stored = pipeline.store_all_received(session.connection(), messages, now)
-            for report in update.statuses:
+            for report in campaign_webhooks.apply(session, update, now):  # the rest are the outbox's
                 status.apply(session, report, now)
             preferences.apply_all(session, update.preferences, now)
         return stored
@@ -64,10 +64,17 @@ def _store_each(db: Database, update: inbound.Update, now: dt.datetime) -> list[
                 or []
             )
         for index, report in enumerate(update.statuses):
-            _guarded(session, f"status {index}", status.apply, session, report, now)
+            _guarded(session, f"status {index}", _apply_report, session, report, now)
+        for index, event in enumerate(update.account_events):
+            _guarded(session, f"account event {index}", campaign_webhooks.apply_event, session, event, now)
         for index, change in enumerate(update.preferences):
             _guarded(session, f"preference {index}", preferences.apply, session, change, now)
     return sorted(stored)
+
+
+def _apply_report(session: Session, report: inbound.StatusUpdate, now: dt.datetime) -> None:
+    if not campaign_webhooks.apply_report(session, report, now):  # a campaign's, or else the outbox's
+        status.apply(session, report, now)
 
 
 def _guarded(session: Session, what: str, work: Callable[..., T], *args: Any) -> T | None:

@@ -1,4 +1,7 @@
-"""Points expire a set number of months after they were earned, oldest first."""
+"""Points expire a set number of months after they were earned, oldest first.
+
+Reminders before points expire are an automation (``domain.automation_finders.expiring``).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,6 @@ from sqlalchemy.orm import Session
 from domain import ledger
 from domain.customers import Customer
 from domain.ledger import LedgerEntry
-from domain.notifications import notify
-from domain.rules import ProgramRules
 
 
 def expire_due(session: Session, now: dt.datetime, batch: int = 500) -> int:
@@ -73,33 +74,3 @@ def expiring_soon(session: Session, customer_id: int, now: dt.datetime, days: in
     if not row[0] or row[1] is None:
         return None
     return Expiring(int(row[0]), row[1])
-
-
-def warn_expiring(
-    session: Session, rules: ProgramRules, now: dt.datetime, after_id: int = 0, batch: int = 500
-) -> tuple[int, int]:
-    """Record an expiry warning for customers whose points expire within the warning period.
-
-    One warning per customer per expiry date. Returns ``(last customer id, warnings)``.
-    """
-    horizon = now + dt.timedelta(days=rules.expiry_warning_days)
-    rows = session.execute(
-        select(LedgerEntry.customer_id, func.sum(LedgerEntry.remaining), func.min(LedgerEntry.expires_at))
-        .where(
-            LedgerEntry.remaining > 0,
-            LedgerEntry.expires_at > now,
-            LedgerEntry.expires_at <= horizon,
-            LedgerEntry.customer_id > after_id,
-        )
-        .group_by(LedgerEntry.customer_id)
-        .order_by(LedgerEntry.customer_id)
-        .limit(batch)
-    ).all()
-    warned = 0
-    for customer_id, points, first in rows:
-        assert first is not None  # rows come from lots with an expiry date
-        key = f"expiry-warning:{customer_id}:{first.date().isoformat()}"
-        payload = {"points": int(points), "expires_at": first.isoformat()}
-        if notify(session, customer_id, "points_expiring", key, payload, now) is not None:
-            warned += 1
-    return (rows[-1][0] if rows else after_id), warned

@@ -26,10 +26,11 @@ from domain.db import Base, UTCDateTime
 from domain.errors import InsufficientPoints, NotFound, ValidationError
 from domain.limits import MAX_ADJUSTMENT, MAX_BALANCE, in_range
 
-CREDIT_KINDS = ("earn", "refund", "adjust", "referral_bonus")
+# bonus: points an automation gives (a birthday bonus, ``domain.automation_runs``), once per occasion.
+CREDIT_KINDS = ("earn", "refund", "adjust", "referral_bonus", "bonus")
 # forfeit: the balance an erased member gives up (``domain.erasure``), so the liability falls by exactly that.
 DEBIT_KINDS = ("redeem", "adjust", "expire", "clawback", "forfeit")
-KINDS = ("earn", "redeem", "refund", "adjust", "expire", "clawback", "referral_bonus", "forfeit")
+KINDS = ("earn", "redeem", "refund", "adjust", "expire", "clawback", "referral_bonus", "forfeit", "bonus")
 
 
 class LedgerEntry(Base):
@@ -134,7 +135,7 @@ def credit(
     )
     session.add(entry)
     customer.points_balance += points
-    if kind in ("earn", "referral_bonus"):
+    if kind in ("earn", "referral_bonus", "bonus"):
         customer.lifetime_points += points
     if customer.points_owed > 0:
         _settle_owed(session, customer, entry, now)

@@ -4,6 +4,15 @@ from domain.access_log import AccessLogEntry
 from domain.affiliate_models import Affiliate, Commission, Payout
 from domain.api_keys import ApiKey
 from domain.audit import AuditEntry
+from domain.automation_models import Automation, AutomationOccasion
+from domain.campaign_models import (
+    CampaignEvent,
+    CampaignRecipient,
+    MarketingMessage,
+    MessageCampaign,
+    SendPace,
+    Undeliverable,
+)
 from domain.consents import Consent
 from domain.customers import Customer
 from domain.data_requests import DataRequest
@@ -30,7 +39,11 @@ __all__ = [
     "Affiliate",
     "ApiKey",
     "AuditEntry",
+    "Automation",
+    "AutomationOccasion",
     "Campaign",
+    "CampaignEvent",
+    "CampaignRecipient",
     "Commission",
     "Consent",
     "Customer",
@@ -39,6 +52,8 @@ __all__ = [
     "Hold",
     "IdempotentRequest",
     "LedgerEntry",
+    "MarketingMessage",
+    "MessageCampaign",
     "Notification",
     "Order",
     "OrderLine",
@@ -49,6 +64,7 @@ __all__ = [
     "Redemption",
     "RefreshToken",
     "Reward",
+    "SendPace",
     "Setting",
     "SignInFailure",
     "SimulatorTurn",
@@ -57,4 +73,5 @@ __all__ = [
     "Suppression",
     "SyncRequest",
     "SyncRun",
+    "Undeliverable",
 ]

@@ -242,7 +242,7 @@ def _month_points(key: str, kinds: dict[str, list[int]]) -> MonthPoints:
 
     return MonthPoints(
         month=key,
-        issued=pos("earn") + pos("referral_bonus") + pos("adjust"),
+        issued=pos("earn") + pos("referral_bonus") + pos("bonus") + pos("adjust"),
         redeemed=max(neg("redeem") - pos("refund"), 0),
         expired=neg("expire"),
         net=sum(p - n for p, n in kinds.values()),

@@ -28,7 +28,7 @@ from domain.db import CENT
 from domain.ledger import LedgerEntry
 from domain.sales import Order, OrderReturn
 
-EARNED = ("earn", "referral_bonus", "adjust", "clawback")
+EARNED = ("earn", "referral_bonus", "bonus", "adjust", "clawback")
 REDEEMED = ("redeem", "refund")
 
 

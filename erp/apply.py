@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from domain import consents, order_batches, suppression
 from domain import customers as domain_customers
-from domain import order_batches, suppression
 from domain import orders as domain_orders
 from domain import products as domain_products
 from domain.customers import Customer, NewCustomer
@@ -183,7 +183,7 @@ def _customer(
     erp_id = values["erp_customer_id"]
     customer = known.get(erp_id)
     if customer is not None:
-        return _update_customer(session, customer, values)
+        return _update_customer(session, customer, values, settings)
     new = NewCustomer(
         phone=values["phone"],
         name=values.get("name"),
@@ -195,11 +195,25 @@ def _customer(
     if customer.erp_customer_id != erp_id:
         raise RowError(f"phone {values['phone']} already belongs to ERP customer {customer.erp_customer_id}")
     known[erp_id] = customer
+    _birthday(session, customer, values, settings)
     return Outcome.CREATED if created else Outcome.UPDATED
 
 
-def _update_customer(session: Session, customer: Customer, values: dict[str, Any]) -> Outcome:
-    """The ERP is the source of the name, email and phone of the customers it knows."""
+def _birthday(session: Session, customer: Customer, values: dict[str, Any], settings: Settings) -> bool:
+    """The ERP's birthday, when it has one that can be true, through ``consents.set_birthday`` (a minor's
+    marketing stops there). The ``date`` transform gives a UTC moment: the day is the ERP's own."""
+    moment = values.get("birthday")
+    if not isinstance(moment, dt.datetime):
+        return False
+    day = moment.astimezone(zoneinfo.ZoneInfo(settings.mapping.timezone)).date()
+    if day == customer.birthday or day > settings.now.date():
+        return False  # unchanged, or a typing mistake in the ERP: the known birthday stays
+    consents.set_birthday(session, customer, day, channel="erp", now=settings.now)
+    return True
+
+
+def _update_customer(session: Session, customer: Customer, values: dict[str, Any], settings: Settings) -> Outcome:
+    """The ERP is the source of the name, email, phone and birthday of the customers it knows."""
     changed = False
     if values["phone"] != customer.phone:
         other = session.scalar(select(Customer.id).where(Customer.phone == values["phone"]))
@@ -210,6 +224,7 @@ def _update_customer(session: Session, customer: Customer, values: dict[str, Any
         if values.get(attr) and values[attr] != getattr(customer, attr):
             setattr(customer, attr, values[attr])
             changed = True
+    changed = _birthday(session, customer, values, settings) or changed
     return Outcome.UPDATED if changed else Outcome.UNCHANGED
 
 

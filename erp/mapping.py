@@ -17,7 +17,7 @@ SYNCED = ("customers", "products", "orders", "returns")
 
 # Loyalty fields each entity can fill, and those it cannot do without.
 TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "customers": (("erp_customer_id", "name", "phone", "email"), ("erp_customer_id", "phone")),
+    "customers": (("erp_customer_id", "name", "phone", "email", "birthday"), ("erp_customer_id", "phone")),
     "products": (("erp_product_id", "name", "category", "mrp"), ("erp_product_id",)),
     "orders": (
         ("erp_order_id", "bill_no", "erp_customer_id", "order_date", "net_amount", "status"),

@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import Flask
 
+from domain import automation_privacy
 from domain.clock import SystemClock
 from domain.db import Database
 from runtime import config as cfg
@@ -34,13 +35,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.extensions["loyalty.db"] = database
     app.extensions.setdefault("loyalty.clock", SystemClock())
 
-    from loyalty import cli, health, privacy_cli
+    from loyalty import campaigns_cli, cli, health, privacy_cli
 
     app.url_map.converters["int"] = BoundedIntConverter  # before any route is added
     health.init_app(app)
     cli.init_app(app)
     privacy_cli.init_app(app)
+    campaigns_cli.init_app(app)
     _init_packages(app)
+    automation_privacy.register()
     headers.init_app(app)
     app.wsgi_app = TrustedProxies(app.wsgi_app, cfg.trusted_proxies(app.config))  # type: ignore[method-assign]
     return app

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable
 
 from flask import Flask
 from sqlalchemy.orm import Session
 
-from domain import expiry, holds, idempotency, rewards, tiers
+from domain import automation_runs, expiry, holds, idempotency, rewards, tiers
 from domain.rules import load_rules
 from domain.system import beat
 from runtime import services
@@ -51,11 +52,13 @@ def expire_points(app: Flask) -> int:
     return total
 
 
-def warn_expiring(app: Flask) -> int:
-    return _by_customer_id(
-        app,
-        lambda session, after: expiry.warn_expiring(session, load_rules(session), services.now(app), after_id=after),
-    )
+def run_automations(app: Flask) -> Counter[str]:
+    """Lifecycle automations (birthday, anniversary, win-back, expiry reminders, tier at risk), each once
+    per member per occasion; safe beside another scheduler on another host."""
+    done = automation_runs.run_automations(services.database(app).unit_of_work, services.now(app))
+    if done:
+        log.info("automations: %s", dict(done))
+    return done
 
 
 def expire_vouchers(app: Flask) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
+from bot import campaign_sender, campaign_webhooks
 from bot import jobs as bot_jobs
 from bot import privacy_jobs as bot_privacy_jobs
 from erp import jobs as erp_jobs
@@ -29,18 +30,27 @@ def job_table(app: Flask) -> list[tuple[str, Callable[[Flask], Any], dict[str, A
     table: list[tuple[str, Callable[[Flask], Any], dict[str, Any]]] = [
         ("heartbeat", jobs.heartbeat, {"trigger": "interval", "seconds": 30}),
         ("expire_points", jobs.expire_points, {"trigger": "cron", "hour": 0, "minute": 30}),
-        ("warn_expiring", jobs.warn_expiring, {"trigger": "cron", "hour": 9, "minute": 0}),
+        # Birthday, anniversary, win-back, expiry reminders, tier at risk: each acts from its local hour, so
+        # twice an hour means within 30 minutes of it (every occasion once, however often this runs).
+        ("run_automations", jobs.run_automations, {"trigger": "cron", "minute": "5,35"}),
         ("expire_vouchers", jobs.expire_vouchers, {"trigger": "cron", "hour": 0, "minute": 45}),
         ("review_tiers", jobs.review_tiers, {"trigger": "cron", "day": 1, "hour": 1, "minute": 0}),
         ("retry_outbox", bot_jobs.retry_outbox, {"trigger": "interval", "seconds": 5}),
         ("handle_stranded", bot_jobs.handle_stranded, {"trigger": "interval", "seconds": 15}),
         ("apply_early_statuses", bot_jobs.apply_early_statuses, {"trigger": "interval", "seconds": 30}),
         ("dispatch_notifications", bot_jobs.dispatch_notifications, {"trigger": "interval", "seconds": 20}),
+        # Campaigns and queued automation messages, at the shared pace (runs as long as there is work).
+        ("send_campaigns", campaign_sender.send_campaigns, {"trigger": "interval", "seconds": 5}),
         # The number for wa.me links, when WHATSAPP_DISPLAY_NUMBER is not set: at start, then every 6 hours.
         (
             "refresh_business_number",
             bot_jobs.refresh_business_number,
             {"trigger": "interval", "hours": 6, "next_run_time": dt.datetime.now(dt.UTC)},
+        ),
+        (
+            "apply_early_campaign_statuses",
+            campaign_webhooks.apply_early_statuses,
+            {"trigger": "interval", "seconds": 10},
         ),
         ("erp_sync", erp_jobs.sync_job, {"trigger": "interval", "minutes": erp_jobs.interval_minutes(app)}),
         ("erp_sync_requested", erp_jobs.requested_sync_job, {"trigger": "interval", "seconds": 10}),

@@ -61,6 +61,14 @@ DEFAULTS: dict[str, Any] = {
     "RATELIMIT_STORAGE_URI": "memory://",  # where the rate limits count: redis://... to share them across hosts
     "API_ACCESS_TOKEN_MINUTES": None,  # a staff access token's life (default 15)
     "API_REFRESH_TOKEN_DAYS": None,  # a staff refresh token's life (default 14)
+    # Campaigns (defaults; what an admin saves in the console wins, see domain.campaign_settings).
+    "CAMPAIGN_RATE_PER_SECOND": "20",  # messages per second for the number, 1 to 80, across every host
+    "MESSAGING_LIMIT_24H": "1000",  # the number's messaging tier: members reached per 24 hours
+    "MARKETING_CAP_PER_WEEK": "2",  # marketing messages accepted per member per 7 days
+    "QUIET_HOURS": "21-9",  # no marketing from 21:00 to 09:00 Asia/Kolkata; "none" turns it off
+    "PRICE_MARKETING_INR": "0.86",  # rupees per marketing template message (pre-flight cost)
+    "PRICE_UTILITY_INR": "0.12",  # rupees per utility template message
+    "REDIS_URL": None,  # the shared send pace; unset, RATELIMIT_STORAGE_URI when it is redis://, else the database
 }
 MAX_HOLD_MINUTES = 24 * 60
 

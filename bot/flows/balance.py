@@ -91,6 +91,7 @@ def history_line(t: Texts, entry: ledger.LedgerEntry) -> str:
         "expire": t._("Expired"),
         "clawback": t._("Return"),
         "referral_bonus": t._("Referral bonus"),
+        "bonus": t._("Bonus"),
     }
     sign = "+" if entry.delta > 0 else "−" if entry.delta < 0 else ""
     label = labels.get(entry.kind, entry.kind)

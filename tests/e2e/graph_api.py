@@ -51,6 +51,7 @@ class Recorded:
     headers: dict[str, str]
     status: int
     wa_message_id: str | None = None
+    at: float = field(default_factory=time.time)  # when it arrived (``time.time()``)
 
     @property
     def to(self) -> str:
@@ -100,7 +101,10 @@ class FakeGraphAPI:
     verified_name: str | None = "Loyalty Test Shop"
     lookups: list[Recorded] = field(default_factory=list)
     lookup_failure: tuple[int, dict[str, Any]] | None = None  # (status, error) for every GET while set
+    # Seconds each answer takes (after the request is recorded, as Meta has accepted it by then).
+    latency: float = 0.0
     _failure: _Failure | None = None
+    _failures_for: dict[str, _Failure] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _changed: threading.Condition = field(init=False)
@@ -137,6 +141,11 @@ class FakeGraphAPI:
     def recover(self) -> None:
         with self._lock:
             self._failure = None
+
+    def fail_for(self, phone: str, error: dict[str, Any], status: int = 400, times: int | None = None) -> None:
+        """Answer messages to one number with ``error`` (``times`` times, or always): 131026 and the like."""
+        with self._lock:
+            self._failures_for[phone.lstrip("+")] = _Failure(status, error, times)
 
     # -- what arrived ------------------------------------------------------
     @property
@@ -196,15 +205,17 @@ class FakeGraphAPI:
         return status, answer
 
     def _outcome(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], str | None]:
-        failure = self._failure
+        to = str(body.get("to") or "")
+        failure = self._failures_for.get(to.lstrip("+")) or self._failure
         if failure is not None:
             if failure.remaining is not None:
                 failure.remaining -= 1
-                if failure.remaining <= 0:
+                if failure.remaining <= 0 and failure is self._failure:
                     self._failure = None
+                elif failure.remaining <= 0:
+                    self._failures_for.pop(to.lstrip("+"), None)
             return failure.status, {"error": failure.error}, None
         wa_id = f"wamid.FAKE{next(self._ids):08d}"
-        to = str(body.get("to") or "")
         # Sent to a business-scoped user id (``recipient``), Meta answers with ``user_id`` and no ``wa_id``.
         contact = (
             {"input": to, "wa_id": to.lstrip("+")}
@@ -224,7 +235,10 @@ def _handler_for(api: FakeGraphAPI) -> type[BaseHTTPRequestHandler]:
                 body = json.loads(self.rfile.read(length) or b"{}")
             except ValueError:
                 body = {}
-            self._reply(*api._answer(self.path, body, dict(self.headers)))
+            status, answer = api._answer(self.path, body, dict(self.headers))
+            if api.latency:
+                time.sleep(api.latency)
+            self._reply(status, answer)
 
         def do_GET(self) -> None:
             self._reply(*api._lookup(self.path, dict(self.headers)))

@@ -19,7 +19,7 @@ from tests.fakes import FrozenClock
 
 PASSWORD = "correct horse battery"
 PUBLIC = {"admin.login", "admin.static"}
-SAMPLE_VALUES = {"phone": "+919812345678", "decision": "approved"}
+SAMPLE_VALUES = {"phone": "+919812345678", "decision": "approved", "kind": "birthday"}
 
 
 def make_staff(database: Database, email: str, role: str, password: str = PASSWORD) -> int:

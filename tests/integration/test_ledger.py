@@ -136,36 +136,6 @@ def test_expiry_works_in_batches(database: Database) -> None:
     assert done == [2, 2, 1, 0]
 
 
-def test_warning_n_days_ahead_once_per_expiry_date(database: Database) -> None:
-    rules_days = 14
-    first = NOW + 10 * DAY
-    with database.unit_of_work() as s:
-        cid = make_customer(s).id
-        other = make_customer(s).id
-        give_points(s, cid, 30, expires_at=first)
-        give_points(s, cid, 20, expires_at=first + 2 * DAY)
-        give_points(s, cid, 99, expires_at=NOW + 40 * DAY)
-        give_points(s, other, 5, expires_at=NOW + rules_days * DAY + US)  # just outside the window
-    from domain.rules import ProgramRules
-
-    rules = ProgramRules(expiry_warning_days=rules_days)
-    with database.unit_of_work() as s:
-        assert expiry.warn_expiring(s, rules, NOW) == (cid, 1)
-    with database.unit_of_work() as s:
-        assert notifications(s, other, "points_expiring") == []
-        # Hours later the same expiry date is not warned again; the other customer's lot is now in range.
-        assert expiry.warn_expiring(s, rules, NOW + dt.timedelta(hours=5))[1] == 1
-        (note,) = notifications(s, cid, "points_expiring")
-        assert note.payload == {"points": 50, "expires_at": first.isoformat()}
-        assert len(notifications(s, other, "points_expiring")) == 1
-    with database.unit_of_work() as s:
-        expiry.expire_due(s, first)
-    with database.unit_of_work() as s:
-        # The next expiry date is a new warning.
-        assert expiry.warn_expiring(s, rules, first)[1] == 1
-        assert [n.payload["points"] for n in notifications(s, cid, "points_expiring")] == [50, 20]
-
-
 def test_expiring_soon_for_the_customers_own_view(database: Database) -> None:
     with database.unit_of_work() as s:
         cid = make_customer(s).id
