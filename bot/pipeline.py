@@ -66,7 +66,7 @@ def store_all_received(
     webhook's request path: no ORM session); redeliveries (already stored) are left out."""
     if not messages:
         return []
-    rows = [_received_values(incoming, now, raw) for incoming, raw in messages]
+    rows = [_values(incoming, now, raw, "received") for incoming, raw in messages]
     found = insert_ignore_many(conn, _inbound, "wa_message_id", rows, ("id", "phone"))
     return sorted(Stored(int(row.id), row.phone) for row in found)
 
@@ -79,14 +79,10 @@ def store_received(
     return stored[0] if stored else None
 
 
-def _received_values(incoming: Incoming, now: dt.datetime, raw: Mapping[str, Any] | None) -> dict[str, Any]:
+def _values(incoming: Incoming, now: dt.datetime, raw: Mapping[str, Any] | None, status: str) -> dict[str, Any]:
     payload = dict(raw or {})
     if incoming.profile_name:
         payload[PROFILE_KEY] = incoming.profile_name
-    return _values(incoming, now, payload, "received")
-
-
-def _values(incoming: Incoming, now: dt.datetime, payload: dict[str, Any], status: str) -> dict[str, Any]:
     return {
         "wa_message_id": incoming.message_id,
         "phone": incoming.phone,
@@ -381,7 +377,7 @@ def process(
     """Store, flood-check and handle one message in the caller's transaction (simulator, tests)."""
     # Stored as handled straight away: nobody sees the row before this transaction commits,
     # and the rare ignored message is updated by ``handle``.
-    values = _values(incoming, now, dict(raw or {}), "handled")
+    values = _values(incoming, now, raw, "handled")
     row = insert_ignore(session, _inbound, "wa_message_id", values, ("id",))
     if row is None:
         log.debug("inbound %s is a redelivery; acknowledged", incoming.message_id)
