@@ -13,12 +13,13 @@ set-based statements; a tier upgrade is evaluated after each order, as
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Select, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -73,6 +74,36 @@ def record_new_orders(
     for i in chosen:
         outcomes[i] = Outcome.CREATED
     return outcomes
+
+
+def record_one(
+    session: Session,
+    customer: Customer,
+    data: OrderData,
+    rules: ProgramRules,
+    now: dt.datetime,
+    *,
+    store: str | None = None,
+) -> Order | None:
+    """``orders.create_order`` for one new order in this module's few statements (a till's sale).
+
+    The caller holds ``customer``'s lock (``ledger.lock_customer``) and has looked under it that
+    ``data.erp_order_id`` is new. Returns the order as written (not in the session: its rows were
+    inserted with Core), or ``None``, having written nothing, when the order or the customer is not
+    simple; ``orders.create_order`` then records it.
+    """
+    validate_order(data)
+    if data.status != "completed" or not _simple(customer):
+        return None
+    spend = tiers.rolling_spend(session, customer.id, now, rules.tier_window_days)
+    plan = _Plan()
+    _plan_order(plan, customer, data, rules, now, _CampaignCache(session, rules), store)
+    _upgrade_tier(plan, customer, data, spend, rules, now)
+    if session.get_bind().dialect.name == "postgresql":
+        order_id = _write_one(session, plan, customer)
+    else:
+        order_id = _write(session, plan)[data.erp_order_id]
+    return Order(id=order_id, **plan.orders[0])
 
 
 def _candidates(session: Session, items: Sequence[OrderData]) -> list[int]:
@@ -140,7 +171,13 @@ class _CampaignCache:
 
 
 def _plan_order(
-    plan: _Plan, customer: Customer, data: OrderData, rules: ProgramRules, now: dt.datetime, campaigns: _CampaignCache
+    plan: _Plan,
+    customer: Customer,
+    data: OrderData,
+    rules: ProgramRules,
+    now: dt.datetime,
+    campaigns: _CampaignCache,
+    store: str | None = None,
 ) -> None:
     """What ``orders._create`` writes for a completed order, as rows; the customer is updated in place."""
     net = money(data.net_amount)
@@ -153,6 +190,7 @@ def _plan_order(
             "erp_order_id": data.erp_order_id,
             "bill_no": data.bill_no,
             "customer_id": customer.id,
+            "store": store,
             "order_date": data.order_date,
             "net_amount": net,
             "returned_amount": Decimal(0),
@@ -233,10 +271,10 @@ def _upgrade_tier(
     return spend
 
 
-def _write(session: Session, plan: _Plan) -> None:
-    """A handful of multi-row statements for the whole batch."""
+def _write(session: Session, plan: _Plan) -> dict[str, int]:
+    """A handful of multi-row statements for the whole batch; returns the new orders' ids by ERP id."""
     if not plan.orders:
-        return
+        return {}
     _save_customers(session, list(plan.touched.values()))
     session.flush()
     rows = session.execute(
@@ -254,6 +292,53 @@ def _write(session: Session, plan: _Plan) -> None:
         session.execute(insert(_table(LedgerEntry)), entries)
     if plan.notes:
         session.execute(insert(_table(Notification)), plan.notes)
+    return ids
+
+
+def _write_one(session: Session, plan: _Plan, customer: Customer) -> int:
+    """One order's rows in one statement (PostgreSQL's data-modifying CTEs): the customer's new figures,
+    the order, its lot and its notifications; its lines, if any, in a second. Returns the order's id."""
+    params = {f"c_{name}": getattr(customer, name) for name in _FIGURES}
+    for name in _FIGURES:
+        set_committed_value(customer, name, params[f"c_{name}"])  # written below: the ORM need not write them
+    params["c_id"] = customer.id
+    params |= {f"o_{name}": value for name, value in plan.orders[0].items()}
+    for entry in plan.entries:
+        params |= {f"l_{name}": value for name, value in entry.items() if name in _LOT_ALL}
+    for n, note in enumerate(plan.notes):
+        params |= {f"n{n}_{name}": value for name, value in note.items()}
+    order_id: int = session.execute(_one_order(len(plan.entries), len(plan.notes)), params).scalar_one()
+    lines = [{**line, "order_id": order_id} for line in plan.lines[0]]
+    if lines:
+        session.execute(insert(_table(OrderLine)), lines)
+    return order_id
+
+
+_FIGURES = ("points_balance", "lifetime_points", "first_purchase_at", "tier", "tier_changed_at")
+_ORDER = ("erp_order_id", "bill_no", "customer_id", "store", "order_date", "net_amount", "returned_amount", "status")
+_ORDER_ALL = (*_ORDER, "earn_tier", "points_awarded", "points_earned", "revision", "created_at", "updated_at")
+_LOT = ("customer_id", "kind", "delta", "idempotency_key", "remaining", "expires_at", "owed_delta", "description")
+_LOT_ALL = (*_LOT, "created_at")
+_NOTE = ("customer_id", "kind", "payload", "idempotency_key", "status", "created_at")
+
+
+@functools.cache
+def _one_order(lots: int, notes: int) -> Select[int]:
+    """``_write_one``'s statement for an order with ``lots`` (0 or 1) lots and ``notes`` notifications,
+    built once per shape (building this statement costs more than running it)."""
+    orders, entries, table = _table(Order), _table(LedgerEntry), _table(Notification)
+    customers = _table(Customer)
+    figures = update(customers).where(customers.c.id == bindparam("c_id"))
+    ctes: list[Any] = [figures.values({name: bindparam(f"c_{name}") for name in _FIGURES}).cte("figures")]
+    new_order = insert(orders).values({name: bindparam(f"o_{name}") for name in _ORDER_ALL})
+    order_cte = new_order.returning(orders.c.id).cte("new_order")
+    if lots:
+        values = [bindparam(f"l_{name}", type_=entries.c[name].type) for name in _LOT_ALL]
+        lot = select(*values, order_cte.c.id)
+        ctes.append(insert(entries).from_select([*_LOT_ALL, "order_id"], lot).cte("lot"))
+    for n in range(notes):  # one single-row INSERT each: a multi-row VALUES is compiled anew on every run
+        ctes.append(insert(table).values({name: bindparam(f"n{n}_{name}") for name in _NOTE}).cte(f"note_{n}"))
+    return select(order_cte.c.id).add_cte(*ctes)
 
 
 def _table(model: type[Base]) -> Table:
