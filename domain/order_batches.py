@@ -8,6 +8,10 @@ ledger lot, notification and first-purchase date) and writes them with a few
 set-based statements; a tier upgrade is evaluated after each order, as
 ``tiers.evaluate`` does. Every other order is handed back (``None``) for
 ``record_order`` to handle one by one, so the rules live in one place.
+
+A till's sale (``direct_sales``) is a batch of one: ``record_one`` writes it the same way, on
+PostgreSQL in a single statement (the customer's figures, the order, its lot and its notifications
+as data-modifying CTEs), so that a sale costs a few round trips rather than a dozen.
 """
 
 from __future__ import annotations
@@ -298,47 +302,43 @@ def _write(session: Session, plan: _Plan) -> dict[str, int]:
 def _write_one(session: Session, plan: _Plan, customer: Customer) -> int:
     """One order's rows in one statement (PostgreSQL's data-modifying CTEs): the customer's new figures,
     the order, its lot and its notifications; its lines, if any, in a second. Returns the order's id."""
-    params = {f"c_{name}": getattr(customer, name) for name in _FIGURES}
+    (order,), lots = plan.orders, [{k: v for k, v in e.items() if k != "erp_order_id"} for e in plan.entries]
+    params: dict[str, Any] = {"c_id": customer.id} | {f"c_{name}": getattr(customer, name) for name in _FIGURES}
     for name in _FIGURES:
         set_committed_value(customer, name, params[f"c_{name}"])  # written below: the ORM need not write them
-    params["c_id"] = customer.id
-    params |= {f"o_{name}": value for name, value in plan.orders[0].items()}
-    for entry in plan.entries:
-        params |= {f"l_{name}": value for name, value in entry.items() if name in _LOT_ALL}
-    for n, note in enumerate(plan.notes):
-        params |= {f"n{n}_{name}": value for name, value in note.items()}
-    order_id: int = session.execute(_one_order(len(plan.entries), len(plan.notes)), params).scalar_one()
+    rows = {"o": order} | {f"l{n}": lot for n, lot in enumerate(lots)} | {f"n{n}": x for n, x in enumerate(plan.notes)}
+    for prefix, row in rows.items():
+        params |= {f"{prefix}_{name}": value for name, value in row.items()}
+    shape = (tuple(order), tuple(tuple(lot) for lot in lots), tuple(tuple(note) for note in plan.notes))
+    order_id: int = session.execute(_one_order(*shape), params).scalar_one()
     lines = [{**line, "order_id": order_id} for line in plan.lines[0]]
     if lines:
         session.execute(insert(_table(OrderLine)), lines)
     return order_id
 
 
-_FIGURES = ("points_balance", "lifetime_points", "first_purchase_at", "tier", "tier_changed_at")
-_ORDER = ("erp_order_id", "bill_no", "customer_id", "store", "order_date", "net_amount", "returned_amount", "status")
-_ORDER_ALL = (*_ORDER, "earn_tier", "points_awarded", "points_earned", "revision", "created_at", "updated_at")
-_LOT = ("customer_id", "kind", "delta", "idempotency_key", "remaining", "expires_at", "owed_delta", "description")
-_LOT_ALL = (*_LOT, "created_at")
-_NOTE = ("customer_id", "kind", "payload", "idempotency_key", "status", "created_at")
-
-
 @functools.cache
-def _one_order(lots: int, notes: int) -> Select[int]:
-    """``_write_one``'s statement for an order with ``lots`` (0 or 1) lots and ``notes`` notifications,
-    built once per shape (building this statement costs more than running it)."""
-    orders, entries, table = _table(Order), _table(LedgerEntry), _table(Notification)
-    customers = _table(Customer)
+def _one_order(
+    order: tuple[str, ...], lots: tuple[tuple[str, ...], ...], notes: tuple[tuple[str, ...], ...]
+) -> Select[int]:
+    """``_write_one``'s statement for rows with these columns, built once per shape (building a statement of
+    this size costs more than running it); every value is a bound parameter named ``<row>_<column>``."""
+    orders, entries, notifications, customers = (_table(m) for m in (Order, LedgerEntry, Notification, Customer))
     figures = update(customers).where(customers.c.id == bindparam("c_id"))
     ctes: list[Any] = [figures.values({name: bindparam(f"c_{name}") for name in _FIGURES}).cte("figures")]
-    new_order = insert(orders).values({name: bindparam(f"o_{name}") for name in _ORDER_ALL})
+    new_order = insert(orders).values({name: bindparam(f"o_{name}") for name in order})
     order_cte = new_order.returning(orders.c.id).cte("new_order")
-    if lots:
-        values = [bindparam(f"l_{name}", type_=entries.c[name].type) for name in _LOT_ALL]
-        lot = select(*values, order_cte.c.id)
-        ctes.append(insert(entries).from_select([*_LOT_ALL, "order_id"], lot).cte("lot"))
-    for n in range(notes):  # one single-row INSERT each: a multi-row VALUES is compiled anew on every run
-        ctes.append(insert(table).values({name: bindparam(f"n{n}_{name}") for name in _NOTE}).cte(f"note_{n}"))
+    for n, lot in enumerate(lots):  # the lot names the order: its id comes from the order's INSERT
+        values = select(*[bindparam(f"l{n}_{name}", type_=entries.c[name].type) for name in lot], order_cte.c.id)
+        ctes.append(insert(entries).from_select([*lot, "order_id"], values).cte(f"lot_{n}"))
+    for n, note in enumerate(notes):  # one single-row INSERT each: a multi-row VALUES is compiled on every run
+        row: dict[str, Any] = {name: bindparam(f"n{n}_{name}") for name in note}
+        ctes.append(insert(notifications).values(row).cte(f"note_{n}"))
     return select(order_cte.c.id).add_cte(*ctes)
+
+
+# What an order changes on its customer (written by ``_save_customers`` and ``_write_one``).
+_FIGURES = ("points_balance", "lifetime_points", "first_purchase_at", "tier", "tier_changed_at")
 
 
 def _table(model: type[Base]) -> Table:
@@ -351,11 +351,10 @@ def _save_customers(session: Session, customers: list[Customer]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         session.flush()
         return
-    columns = ("points_balance", "lifetime_points", "first_purchase_at", "tier", "tier_changed_at")
-    values = {name: [getattr(c, name) for c in customers] for name in columns}
+    values = {name: [getattr(c, name) for c in customers] for name in _FIGURES}
     for customer in customers:
         # Written below in one statement: the ORM need not write them again.
-        for name in columns:
+        for name in _FIGURES:
             set_committed_value(customer, name, getattr(customer, name))
     session.execute(
         text(
