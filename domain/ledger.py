@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import ForeignKey, Index, String, and_, case, func, or_, select, text
+from sqlalchemy import ForeignKey, Index, String, and_, bindparam, case, func, or_, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain import audit
@@ -82,12 +82,18 @@ class Posting:
     created: bool
 
 
+# Built once: every ledger writer runs it.
+_LOCK_CUSTOMER = (
+    select(Customer)
+    .where(Customer.id == bindparam("customer_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
 def lock_customer(session: Session, customer_id: int) -> Customer:
     """Load the customer row locked for update; every ledger writer starts here."""
-    stmt = (
-        select(Customer).where(Customer.id == customer_id).with_for_update().execution_options(populate_existing=True)
-    )
-    customer = session.scalar(stmt)
+    customer = session.scalar(_LOCK_CUSTOMER, {"customer_id": customer_id})
     if customer is None:
         raise NotFound(f"customer {customer_id} does not exist")
     return customer

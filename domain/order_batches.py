@@ -8,17 +8,22 @@ ledger lot, notification and first-purchase date) and writes them with a few
 set-based statements; a tier upgrade is evaluated after each order, as
 ``tiers.evaluate`` does. Every other order is handed back (``None``) for
 ``record_order`` to handle one by one, so the rules live in one place.
+
+A till's sale (``direct_sales``) is a batch of one: ``record_one`` writes it the same way, on
+PostgreSQL in a single statement (the customer's figures, the order, its lot and its notifications
+as data-modifying CTEs), so that a sale costs a few round trips rather than a dozen.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select, text
+from sqlalchemy import Select, Table, bindparam, func, insert, select, text, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -73,6 +78,36 @@ def record_new_orders(
     for i in chosen:
         outcomes[i] = Outcome.CREATED
     return outcomes
+
+
+def record_one(
+    session: Session,
+    customer: Customer,
+    data: OrderData,
+    rules: ProgramRules,
+    now: dt.datetime,
+    *,
+    store: str | None = None,
+) -> Order | None:
+    """``orders.create_order`` for one new order in this module's few statements (a till's sale).
+
+    The caller holds ``customer``'s lock (``ledger.lock_customer``) and has looked under it that
+    ``data.erp_order_id`` is new. Returns the order as written (not in the session: its rows were
+    inserted with Core), or ``None``, having written nothing, when the order or the customer is not
+    simple; ``orders.create_order`` then records it.
+    """
+    validate_order(data)
+    if data.status != "completed" or not _simple(customer):
+        return None
+    spend = tiers.rolling_spend(session, customer.id, now, rules.tier_window_days)
+    plan = _Plan()
+    _plan_order(plan, customer, data, rules, now, _CampaignCache(session, rules), store)
+    _upgrade_tier(plan, customer, data, spend, rules, now)
+    if session.get_bind().dialect.name == "postgresql":
+        order_id = _write_one(session, plan, customer)
+    else:
+        order_id = _write(session, plan)[data.erp_order_id]
+    return Order(id=order_id, **plan.orders[0])
 
 
 def _candidates(session: Session, items: Sequence[OrderData]) -> list[int]:
@@ -140,7 +175,13 @@ class _CampaignCache:
 
 
 def _plan_order(
-    plan: _Plan, customer: Customer, data: OrderData, rules: ProgramRules, now: dt.datetime, campaigns: _CampaignCache
+    plan: _Plan,
+    customer: Customer,
+    data: OrderData,
+    rules: ProgramRules,
+    now: dt.datetime,
+    campaigns: _CampaignCache,
+    store: str | None = None,
 ) -> None:
     """What ``orders._create`` writes for a completed order, as rows; the customer is updated in place."""
     net = money(data.net_amount)
@@ -153,6 +194,7 @@ def _plan_order(
             "erp_order_id": data.erp_order_id,
             "bill_no": data.bill_no,
             "customer_id": customer.id,
+            "store": store,
             "order_date": data.order_date,
             "net_amount": net,
             "returned_amount": Decimal(0),
@@ -233,10 +275,10 @@ def _upgrade_tier(
     return spend
 
 
-def _write(session: Session, plan: _Plan) -> None:
-    """A handful of multi-row statements for the whole batch."""
+def _write(session: Session, plan: _Plan) -> dict[str, int]:
+    """A handful of multi-row statements for the whole batch; returns the new orders' ids by ERP id."""
     if not plan.orders:
-        return
+        return {}
     _save_customers(session, list(plan.touched.values()))
     session.flush()
     rows = session.execute(
@@ -254,6 +296,49 @@ def _write(session: Session, plan: _Plan) -> None:
         session.execute(insert(_table(LedgerEntry)), entries)
     if plan.notes:
         session.execute(insert(_table(Notification)), plan.notes)
+    return ids
+
+
+def _write_one(session: Session, plan: _Plan, customer: Customer) -> int:
+    """One order's rows in one statement (PostgreSQL's data-modifying CTEs): the customer's new figures,
+    the order, its lot and its notifications; its lines, if any, in a second. Returns the order's id."""
+    (order,), lots = plan.orders, [{k: v for k, v in e.items() if k != "erp_order_id"} for e in plan.entries]
+    params: dict[str, Any] = {"c_id": customer.id} | {f"c_{name}": getattr(customer, name) for name in _FIGURES}
+    for name in _FIGURES:
+        set_committed_value(customer, name, params[f"c_{name}"])  # written below: the ORM need not write them
+    rows = {"o": order} | {f"l{n}": lot for n, lot in enumerate(lots)} | {f"n{n}": x for n, x in enumerate(plan.notes)}
+    for prefix, row in rows.items():
+        params |= {f"{prefix}_{name}": value for name, value in row.items()}
+    shape = (tuple(order), tuple(tuple(lot) for lot in lots), tuple(tuple(note) for note in plan.notes))
+    order_id: int = session.execute(_one_order(*shape), params).scalar_one()
+    lines = [{**line, "order_id": order_id} for line in plan.lines[0]]
+    if lines:
+        session.execute(insert(_table(OrderLine)), lines)
+    return order_id
+
+
+@functools.cache
+def _one_order(
+    order: tuple[str, ...], lots: tuple[tuple[str, ...], ...], notes: tuple[tuple[str, ...], ...]
+) -> Select[int]:
+    """``_write_one``'s statement for rows with these columns, built once per shape (building a statement of
+    this size costs more than running it); every value is a bound parameter named ``<row>_<column>``."""
+    orders, entries, notifications, customers = (_table(m) for m in (Order, LedgerEntry, Notification, Customer))
+    figures = update(customers).where(customers.c.id == bindparam("c_id"))
+    ctes: list[Any] = [figures.values({name: bindparam(f"c_{name}") for name in _FIGURES}).cte("figures")]
+    new_order = insert(orders).values({name: bindparam(f"o_{name}") for name in order})
+    order_cte = new_order.returning(orders.c.id).cte("new_order")
+    for n, lot in enumerate(lots):  # the lot names the order: its id comes from the order's INSERT
+        values = select(*[bindparam(f"l{n}_{name}", type_=entries.c[name].type) for name in lot], order_cte.c.id)
+        ctes.append(insert(entries).from_select([*lot, "order_id"], values).cte(f"lot_{n}"))
+    for n, note in enumerate(notes):  # one single-row INSERT each: a multi-row VALUES is compiled on every run
+        row: dict[str, Any] = {name: bindparam(f"n{n}_{name}") for name in note}
+        ctes.append(insert(notifications).values(row).cte(f"note_{n}"))
+    return select(order_cte.c.id).add_cte(*ctes)
+
+
+# What an order changes on its customer (written by ``_save_customers`` and ``_write_one``).
+_FIGURES = ("points_balance", "lifetime_points", "first_purchase_at", "tier", "tier_changed_at")
 
 
 def _table(model: type[Base]) -> Table:
@@ -266,11 +351,10 @@ def _save_customers(session: Session, customers: list[Customer]) -> None:
     if session.get_bind().dialect.name != "postgresql":
         session.flush()
         return
-    columns = ("points_balance", "lifetime_points", "first_purchase_at", "tier", "tier_changed_at")
-    values = {name: [getattr(c, name) for c in customers] for name in columns}
+    values = {name: [getattr(c, name) for c in customers] for name in _FIGURES}
     for customer in customers:
         # Written below in one statement: the ORM need not write them again.
-        for name in columns:
+        for name in _FIGURES:
             set_committed_value(customer, name, getattr(customer, name))
     session.execute(
         text(

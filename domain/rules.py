@@ -175,11 +175,13 @@ class Setting(Base):
 
 
 RULES_KEY = "program_rules"
+# Built once: every sale and every message reads the rules.
+_RULES_VALUE = select(Setting.value).where(Setting.key == RULES_KEY)
 
 
 def load_rules(session: Session) -> ProgramRules:
-    row = session.scalar(select(Setting).where(Setting.key == RULES_KEY))
-    return ProgramRules.from_json(row.value) if row else ProgramRules()
+    value = session.scalar(_RULES_VALUE)
+    return ProgramRules.from_json(value) if value is not None else ProgramRules()
 
 
 def save_rules(session: Session, rules: ProgramRules, actor: str) -> None:
