@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import time
 from decimal import Decimal
 from typing import Any
@@ -96,6 +97,17 @@ def test_customer_page_shows_a_birthday_without_a_year_as_day_and_month(
         customer.birthday = dt.date(NO_YEAR, 8, 14)
     page = staff_client(app, database, "support").get(f"/admin/customers/{asha}").get_data(as_text=True)
     assert "<dd>--08-14" in page and "0004" not in page
+
+
+def test_customer_page_title_is_the_name_and_its_sections_appear_once(
+    app: Flask, database: Database, clock: FrozenClock
+) -> None:
+    seeded(database, clock)
+    client = staff_client(app, database, "support")
+    page = client.get(f"/admin/customers/{customer_id(database)}").get_data(as_text=True)
+    title = re.search(r"<title>(.*?)</title>", page, re.S)
+    assert title is not None and "<" not in title.group(1) and "Asha Verma" in title.group(1)
+    assert page.count('id="privacy"') == 1 and page.count('id="consents"') == 1
 
 
 def test_adjustment_writes_ledger_and_audit_once_even_when_submitted_twice(
