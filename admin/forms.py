@@ -142,6 +142,7 @@ class RulesForm(FlaskForm):
     tpl_voucher_issued = StringField("Template: voucher issued", validators=[DataRequired(), Length(max=100)])
     # Authentication category: its body is the 6-digit code of a points payment at a till (blank keeps it).
     tpl_points_payment_code = StringField("Template: points payment code", validators=[Optional(), Length(max=100)])
+    tpl_link_code = StringField("Template: code to link a WhatsApp chat", validators=[Optional(), Length(max=100)])
     reason = StringField("Reason for the change", validators=[DataRequired(), Length(max=200)])
 
 

@@ -24,7 +24,14 @@ from domain import audit
 from domain.earning import Campaign, validate_campaign
 from domain.rules import ProgramRules, load_rules, save_rules
 
-TEMPLATE_KINDS = ("points_earned", "tier_changed", "points_expiring", "voucher_issued", "points_payment_code")
+TEMPLATE_KINDS = (
+    "points_earned",
+    "tier_changed",
+    "points_expiring",
+    "voucher_issued",
+    "points_payment_code",
+    "link_code",
+)
 SIMPLE_FIELDS = (
     "points_per_unit",
     "spend_unit",

@@ -73,6 +73,8 @@ class Reply:
     preview_url: bool = False
     # Another chat than the conversation's: the code that links a username-only chat goes to the phone's chat.
     to: str | None = None
+    # What goes to that other chat instead when its 24-hour window is closed (Meta refuses free text then).
+    outside_window: Template | None = None
 
 
 @dataclass(frozen=True)
@@ -83,3 +85,12 @@ class Template:
     language: str  # e.g. en, hi
     params: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def authentication_template(name: str, language: str, code: str) -> Template:
+    """A one-time code in an authentication template: the code in the body and again in its copy-code button."""
+    components = [
+        {"type": "body", "parameters": [{"type": "text", "text": code}]},
+        {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": code}]},
+    ]
+    return Template(name=name, language=language, params=(code,), extra={"components": components})

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from bot import conversations, jobs, outbox
 from bot import replies as rp
 from bot.flows.payment import CONFIRM, DECLINE
-from bot.messages import Reply, Template
+from bot.messages import Reply, Template, authentication_template
 from bot.models import Conversation, OutboxMessage
 from bot.texts import Texts, texts_for
 from domain.customers import Customer, chat_address
@@ -79,15 +79,6 @@ def payment_request(t: Texts, payment: PaymentCode) -> Reply:
     return rp.buttons(rp.fit(body, rp.MAX_INTERACTIVE_BODY), choices)
 
 
-def payment_template(name: str, language: str, code: str) -> Template:
-    """Authentication templates take the code in the body and again in their copy-code button."""
-    components = [
-        {"type": "body", "parameters": [{"type": "text", "text": code}]},
-        {"type": "button", "sub_type": "url", "index": "0", "parameters": [{"type": "text", "text": code}]},
-    ]
-    return Template(name=name, language=language, params=(code,), extra={"components": components})
-
-
 def send_payment_code(
     session: Session, app: Flask, payment: PaymentCode, now: dt.datetime, config: Mapping[str, Any]
 ) -> None:
@@ -101,7 +92,7 @@ def send_payment_code(
         message: Reply | Template = payment_request(t, payment)
     else:
         name = rules.templates.get("points_payment_code", "points_payment_code")
-        message = payment_template(name, t.language, payment.code)
+        message = authentication_template(name, t.language, payment.code)
     item = outbox.add(
         session,
         chat_address(customer),

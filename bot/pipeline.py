@@ -34,7 +34,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from bot import conversations, inbound, outbox
-from bot.messages import Incoming, NeedsSavepoint, Reply
+from bot.messages import Incoming, NeedsSavepoint, Reply, Template
 from bot.models import Conversation, InboundMessage
 from bot.statements import insert_ignore, insert_ignore_many
 from domain import campaign_results
@@ -233,7 +233,12 @@ def _elsewhere(session: Session, reply: Reply, key: str, now: dt.datetime) -> ou
     """A reply to another chat (``Reply.to``): queued unclaimed, so the after-commit sender claims it
     behind anything already waiting for that chat."""
     assert reply.to is not None
-    return outbox.add(session, reply.to, dataclasses.replace(reply, to=None), key=key, now=now)
+    message: Reply | Template = dataclasses.replace(reply, to=None, outside_window=None)
+    if reply.outside_window is not None:
+        chat = session.get(Conversation, reply.to)
+        if chat is None or not conversations.window_open(chat, now):
+            message = reply.outside_window
+    return outbox.add(session, reply.to, message, key=key, now=now)
 
 
 # --- the transactions around stages 2 to 5 ------------------------------------------------------

@@ -55,7 +55,8 @@ class ProgramRules:
     # Liability: what one point is worth in money (for the dashboard).
     point_value: Decimal = Decimal("0.25")
     # WhatsApp template names for proactive messages outside the 24-hour window. ``points_payment_code``
-    # is an authentication-category template: its one parameter is the code of a points payment at a till.
+    # and ``link_code`` are authentication-category templates: their one parameter is the code (of a points
+    # payment at a till; that links a username-only chat to a phone membership, sent to the phone's chat).
     templates: dict[str, str] = field(
         default_factory=lambda: {
             "points_earned": "points_earned",
@@ -63,6 +64,7 @@ class ProgramRules:
             "points_expiring": "points_expiring",
             "voucher_issued": "voucher_issued",
             "points_payment_code": "points_payment_code",
+            "link_code": "link_code",
         }
     )
 

@@ -21,7 +21,7 @@ from sqlalchemy import update
 from bot import replies as rp
 from bot.flows.common import show_menu
 from bot.flows.turn import Turn
-from bot.messages import Reply
+from bot.messages import Reply, authentication_template
 from bot.models import Conversation
 from bot.texts import texts_for
 from domain import ledger, user_ids
@@ -174,7 +174,8 @@ def _code_message(turn: Turn, member: Customer, code: str) -> Reply:
         code=code,
         minutes=LINK_MINUTES,
     )
-    return Reply(kind="text", body=body, to=member.phone)
+    template = authentication_template(turn.rules.templates.get("link_code", "link_code"), t.language, code)
+    return Reply(kind="text", body=body, to=member.phone, outside_window=template)
 
 
 def _hash(turn: Turn, member_id: object, code: str) -> str:

@@ -97,10 +97,48 @@ def _ask_code(username: UsernameUser, graph_api: FakeGraphAPI) -> tuple[str, lis
     before = len(graph_api.delivered_to(PHONE))
     answer = username.say("+91 98123 45678")
     (to_phone,) = graph_api.delivered_to(PHONE)[before:]
-    found = CODE.search(to_phone.text)
-    assert found is not None, to_phone.text
-    assert all(found.group(1) not in reply.text for reply in answer)  # the code never reaches the asking chat
-    return found.group(1), answer
+    code = code_in(to_phone)
+    assert all(code not in reply.text for reply in answer)  # the code never reaches the asking chat
+    return code, answer
+
+
+def code_in(message: Recorded) -> str:
+    """The code of a text (the phone's chat is open) or of the ``link_code`` authentication template."""
+    if message.type == "template":
+        template = message.body["template"]
+        assert template["name"] == "link_code"
+        (body,) = [c for c in template["components"] if c["type"] == "body"]
+        return str(body["parameters"][0]["text"])
+    found = CODE.search(message.text)
+    assert found is not None, message.text
+    return found.group(1)
+
+
+def test_the_code_goes_as_the_link_code_template_when_the_phones_chat_is_closed(
+    username: UsernameUser, graph_api: FakeGraphAPI, phone_member: int
+) -> None:
+    """A till's member never wrote: outside the 24-hour window Meta refuses free text, so the code goes as
+    the authentication template, its button carrying the code too."""
+    _ask_code(username, graph_api)
+    (to_phone,) = graph_api.delivered_to(PHONE)
+    assert to_phone.type == "template"
+    buttons = [c for c in to_phone.body["template"]["components"] if c["type"] == "button"]
+    assert buttons and buttons[0]["parameters"][0]["text"] == code_in(to_phone)
+
+
+def test_the_code_goes_as_text_when_the_phones_chat_is_open(
+    username: UsernameUser, graph_api: FakeGraphAPI, phone_member: int, live_app: LiveApp
+) -> None:
+    phone_chat = WhatsAppUser(live_app, graph_api, wa_id=PHONE)
+    try:
+        phone_chat.say("hi")  # the member writes from the phone: its window is open
+    finally:
+        phone_chat.close()
+    before = len(graph_api.delivered_to(PHONE))
+    username.say("link")
+    username.say("+91 98123 45678")
+    (to_phone,) = graph_api.delivered_to(PHONE)[before:]
+    assert to_phone.type == "text" and CODE.search(to_phone.text)
 
 
 def test_linking_a_phone_membership_with_the_code_sent_to_that_number(
@@ -204,9 +242,7 @@ def test_a_number_typed_at_first_contact_asks_for_the_code_too(
     (answer,) = username.say("98123 45678")
     assert "6-digit code" in answer.text
     (to_phone,) = graph_api.delivered_to(PHONE)
-    found = CODE.search(to_phone.text)
-    assert found is not None
-    (done, *_) = username.say(found.group(1))
+    (done, *_) = username.say(code_in(to_phone))
     assert "linked" in done.text
     (member,) = customers(username.live)
     assert (member.id, member.wa_user_id) == (phone_member, USER_ID)
@@ -234,9 +270,7 @@ def test_linking_the_number_from_another_chat_unlinks_the_first(
         other.say("link")
         before = len(graph_api.delivered_to(PHONE))
         other.say("+91 98123 45678")
-        found = CODE.search(graph_api.delivered_to(PHONE)[before].text)
-        assert found is not None
-        other.say(found.group(1))
+        other.say(code_in(graph_api.delivered_to(PHONE)[before]))
         (points, *_) = other.say("points")
         assert "120 points" in points.text
     finally:

@@ -285,6 +285,7 @@ def test_settings_take_effect_without_restart_and_are_audited(app: Flask, databa
         "tpl_tier_changed": "tier_changed",
         "tpl_points_expiring": "points_expiring",
         "tpl_voucher_issued": "voucher_issued",
+        "tpl_link_code": "link_code_v2",
         "reason": "festival season",
     }
     assert client.post("/admin/settings", data=form).status_code == 302
@@ -294,6 +295,7 @@ def test_settings_take_effect_without_restart_and_are_audited(app: Flask, databa
     assert rules.points_per_unit == 2 and rules.expiry_months == 18 and rules.referrer_bonus == 150
     assert str(rules.tier_thresholds["gold"]) == "20000.00" or rules.tier_thresholds["gold"] == 20000
     assert rules.templates["points_earned"] == "points_earned_v2"
+    assert rules.templates["link_code"] == "link_code_v2"  # the LINK code's authentication template
     assert audit is not None and audit.reason == "festival season" and "points_per_unit" in audit.details
     bad = client.post("/admin/settings", data={**form, "gold": "90000"}, follow_redirects=True)
     assert "tier thresholds must start at 0 and rise" in bad.get_data(as_text=True)
