@@ -54,6 +54,7 @@ class IdempotencyPlugin(BasePlugin):
                 params = operation.setdefault("parameters", [])
                 params.append("IdempotencyKey")
                 responses = operation.setdefault("responses", {})
+                responses.setdefault("400", "BAD_REQUEST")  # a malformed Idempotency-Key, on any POST
                 responses.setdefault("409", "CONFLICT")
                 responses.setdefault("422", "UNPROCESSABLE_ENTITY")
 

@@ -96,6 +96,12 @@ def window_open(conv: Conversation, now: dt.datetime) -> bool:
     return conv.last_inbound_at is not None and now - conv.last_inbound_at < SERVICE_WINDOW
 
 
+def window_open_for(session: Session, phone: str, now: dt.datetime) -> bool:
+    """``window_open`` for a chat by its address; a chat that never wrote has no open window."""
+    conv = session.get(Conversation, phone)
+    return conv is not None and window_open(conv, now)
+
+
 def is_muted(conv: Conversation, now: dt.datetime) -> bool:
     return conv.muted_until is not None and now < conv.muted_until
 

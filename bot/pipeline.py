@@ -234,10 +234,8 @@ def _elsewhere(session: Session, reply: Reply, key: str, now: dt.datetime) -> ou
     behind anything already waiting for that chat."""
     assert reply.to is not None
     message: Reply | Template = dataclasses.replace(reply, to=None, outside_window=None)
-    if reply.outside_window is not None:
-        chat = session.get(Conversation, reply.to)
-        if chat is None or not conversations.window_open(chat, now):
-            message = reply.outside_window
+    if reply.outside_window is not None and not conversations.window_open_for(session, reply.to, now):
+        message = reply.outside_window  # Meta refuses free text to a chat whose 24-hour window is closed
     return outbox.add(session, reply.to, message, key=key, now=now)
 
 

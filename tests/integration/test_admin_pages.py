@@ -14,14 +14,17 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from domain import affiliates, rewards
+from domain import campaigns as whatsapp_campaigns
 from domain.affiliate_models import Affiliate, Commission, Payout
 from domain.audit import AuditEntry
 from domain.birthdays import NO_YEAR
+from domain.campaign_settings import CampaignSettings
 from domain.customers import Customer
 from domain.db import Database
 from domain.ledger import LedgerEntry
 from domain.rewards import Redemption, Reward
 from domain.rules import ProgramRules, load_rules
+from domain.segments import Segment
 from loyalty.demo import seed
 from tests.domain_factories import give_points
 from tests.fakes import FrozenClock
@@ -460,6 +463,15 @@ def test_an_admin_can_open_every_page_of_the_console(app: Flask, database: Datab
         ids = list(session.scalars(select(Commission.id).where(Commission.affiliate_id == partner.id)))
         affiliates.approve_commissions(session, ids, actor="t", now=clock.now())
         affiliates.mark_paid(session, partner.id, actor="t", now=clock.now(), reference="R1")
+        whatsapp_campaigns.create(  # the WhatsApp campaign pages need one
+            session,
+            name="Weekend offer",
+            template_name="offer",
+            parameters=["name"],
+            segment=Segment(),
+            now=clock.now(),
+            settings=CampaignSettings(),
+        )
     client = staff_client(app, database, "admin")
     opened = []
     for rule in admin_rules(app):
