@@ -54,10 +54,6 @@ RATE_MARGIN = 0.96
 CHUNK_SECONDS = 0.5  # slots reserved from the shared pace at a time
 HOLD_AGAIN = 1.0  # a throttled answer within this of the last hold's end does not hold again
 STALE = 0.005  # a slot further past than this is dropped, not used late
-# A request whose row's commit took longer than this after its slot waits for a fresh slot: under
-# load, commits held up together would otherwise release their requests all at once (a burst over
-# the rate). The wait widens the crash window only for those late ones.
-LATE_AFTER_COMMIT = 0.010
 NOT_SENT = ("network: ConnectError", "network: ConnectTimeout")  # the request never left this host
 
 
@@ -237,13 +233,11 @@ class CampaignSender:
         return min(max((due - now).total_seconds(), 0.2), 5.0)
 
     def _send_one(self, delivery: Delivery) -> str:
-        may_start = self._wait_for_a_slot()
+        self._wait_for_a_slot()
         with self.db.unit_of_work() as session:
             if not campaign_outcomes.begin_send(session, delivery, self.owner, self.now()):
                 campaign_outcomes.release(session, delivery, self.owner)
                 return "skipped:not_ours"
-        if time.time() - may_start > LATE_AFTER_COMMIT:
-            self._wait_for_a_slot()  # the commit was held up: a fresh slot, not a burst of late requests
         message = Template(delivery.template, delivery.language, delivery.parameters, extra={"tracker": delivery.key})
         try:
             wamid = self.sender.send(delivery.phone, message)
@@ -254,13 +248,12 @@ class CampaignSender:
             return self._answer(delivery, None, SendError(type(exc).__name__, code="internal", transient=False))
         return self._answer(delivery, wamid, None)
 
-    def _wait_for_a_slot(self) -> float:
+    def _wait_for_a_slot(self) -> None:
         """Wait for a slot of the shared pace, then for this process's turn (one request starts at a
         time, at most the configured rate): all before the row is marked ``sending``, so a crash while
         waiting leaves the member to be sent, never counted as sent."""
         _sleep_until(self.slots.take(self.rate))
         self.slots.gate(self.ceiling)
-        return time.time()  # when this request may start
 
     def _answer(self, delivery: Delivery, wamid: str | None, error: SendError | None) -> str:
         self.answers.append((delivery, wamid, error))
