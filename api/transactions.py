@@ -22,7 +22,7 @@ from api.schemas import MemberOut, Strict, member
 from api.security import requires
 from api.web import now, rules, unit_of_work
 from domain import direct_sales
-from domain.customers import Customer, find_by_e164
+from domain.customers import Customer
 from domain.orders import LineData, OrderData, ReturnData
 from domain.sales import Order
 
@@ -88,14 +88,17 @@ class ReturnOut(ma.Schema):
     member = ma.fields.Nested(MemberOut, required=True)
 
 
-def _customer_id(session: Session, data: dict[str, Any]) -> int:
-    """The member's id; an unknown ``member_id`` is found out by the sale's own lock of the row."""
+def _customer(session: Session, data: dict[str, Any]) -> tuple[int, Customer | None]:
+    """The member's id, and by phone its row already locked (one statement for both).
+
+    An unknown ``member_id`` is found out by the sale's own lock of the row.
+    """
     if "member_id" in data:
-        return int(data["member_id"])
-    found = find_by_e164(session, data["phone"])  # the Phone field normalised it
+        return int(data["member_id"]), None
+    found = direct_sales.lock_member_by_phone(session, data["phone"])  # the Phone field normalised it
     if found is None:
         raise ApiProblem("not_found", "no member with this phone; enrol them with POST /api/v1/members first")
-    return found.id
+    return found.id, found
 
 
 def _when(data: dict[str, Any], field: str = "occurred_at") -> dt.datetime:
@@ -131,7 +134,7 @@ def post_sale(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
         program = rules(session)
         if data.get("currency", program.currency).upper() != program.currency:
             raise invalid("currency", f"The program counts in {program.currency}.")
-        customer_id = _customer_id(session, data)
+        customer_id, locked = _customer(session, data)
         lines = tuple(
             LineData(
                 line_no=n,
@@ -149,7 +152,7 @@ def post_sale(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
             net_amount=data["amount"],
             lines=lines,
         )
-        posted = direct_sales.record_sale(session, sale, program, now(), store=data.get("store"))
+        posted = direct_sales.record_sale(session, sale, program, now(), store=data.get("store"), locked=locked)
         return _sale(posted.order, posted.customer, program.currency), 201 if posted.created else 200
 
 

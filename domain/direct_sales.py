@@ -10,7 +10,8 @@ Invariants:
 
 Locking: ``record_sale`` and ``record_return`` lock the customer row first; the look-ups here run
 under that lock (the customer is locked before the order is read), so twenty retries at once serialise
-on the customer and one of them creates the order.
+on the customer and one of them creates the order. A sale given by phone finds and locks the member in
+one statement (``lock_member_by_phone``) and hands the locked row to ``record_sale``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from domain import ledger, order_batches, orders
@@ -40,12 +41,38 @@ class Posted:
     created: bool
 
 
+# Built once, like the lock by id: a till's sale names the member by phone.
+_LOCK_BY_PHONE = (
+    select(Customer)
+    .where(Customer.phone == bindparam("phone"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+
+
+def lock_member_by_phone(session: Session, phone: str) -> Customer | None:
+    """The member with this (normalised) phone, its row locked as ``ledger.lock_customer`` locks it."""
+    return session.scalar(_LOCK_BY_PHONE, {"phone": phone})
+
+
 def record_sale(
-    session: Session, data: OrderData, rules: ProgramRules, now: dt.datetime, *, store: str | None = None
+    session: Session,
+    data: OrderData,
+    rules: ProgramRules,
+    now: dt.datetime,
+    *,
+    store: str | None = None,
+    locked: Customer | None = None,
 ) -> Posted:
-    """Create the order and what it earns, or answer the order already known under that id."""
+    """Create the order and what it earns, or answer the order already known under that id.
+
+    ``locked`` is the customer already locked in this session (``lock_member_by_phone``); without it the
+    row is locked here by ``data.customer_id``.
+    """
     orders.validate_order(data)
-    customer = ledger.lock_customer(session, data.customer_id)
+    if locked is not None and locked.id != data.customer_id:
+        raise ValueError("the locked customer is not the sale's")
+    customer = locked if locked is not None else ledger.lock_customer(session, data.customer_id)
     known = _order(session, data.erp_order_id, lock=True)
     if known is not None:
         if known.customer_id != data.customer_id:

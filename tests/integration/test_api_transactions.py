@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from domain import ledger
 from domain.db import Database
@@ -52,6 +52,32 @@ def test_the_same_order_again_earns_nothing_more(app: Flask, client: Any, databa
     with database.unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(Order)) == 1
         assert ledger.verify(s) == []
+
+
+def test_a_sale_by_phone_finds_and_locks_the_member_in_one_statement(
+    app: Flask, client: Any, database: Database, backend: str
+) -> None:
+    member(database, phone=PHONE)
+    api = till(app, client, "transactions:write")
+    engine = app.extensions["loyalty.db"].engine
+    customers: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.startswith("SELECT customers."):
+            customers.append(statement)
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        posted = api.post("/api/v1/transactions", sale())
+        again = api.post("/api/v1/transactions", sale())
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert (posted.status_code, again.status_code) == (201, 200)
+    assert again.get_json() == posted.get_json()
+    assert len(customers) == 2  # one a request: the look-up by phone is the lock
+    assert all("customers.phone =" in s for s in customers)
+    if backend == "postgresql":
+        assert all(s.rstrip().endswith("FOR UPDATE") for s in customers)
 
 
 def test_a_sale_by_member_id_with_lines_and_a_time(app: Flask, client: Any, database: Database) -> None:
