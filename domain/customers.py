@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Date, ForeignKey, String, false, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
@@ -139,23 +140,15 @@ def enrol(session: Session, new: NewCustomer, now: dt.datetime, country_code: in
         raise ValidationError(f"language must be one of {', '.join(LANGUAGES)}")
     if new.source not in SOURCES:
         raise ValidationError(f"source must be one of {', '.join(SOURCES)}")
-    customer = Customer(
+    customer = new_member(
+        session,
+        now,
         phone=phone,
-        name=(new.name or "").strip() or None,
+        name=new.name,
         email=new.email,
         language=new.language,
         source=new.source,
         erp_customer_id=new.erp_customer_id,
-        referral_code=unique_referral_code(session),
-        created_at=now,
-        tier="silver",
-        points_balance=0,
-        points_owed=0,
-        points_held=0,
-        lifetime_points=0,
-        opted_in=False,
-        marketing_opt_in=False,
-        is_test=False,
     )
     try:
         with session.begin_nested():
@@ -169,6 +162,24 @@ def enrol(session: Session, new: NewCustomer, now: dt.datetime, country_code: in
         _fill_blanks(winner, new)
         return winner, False
     return customer, True
+
+
+def new_member(session: Session, now: dt.datetime, *, name: str | None, **identity: Any) -> Customer:
+    """A new member's row (not yet added): its own referral code, the first tier, nothing earned or consented."""
+    return Customer(
+        **identity,
+        name=(name or "").strip() or None,
+        referral_code=unique_referral_code(session),
+        created_at=now,
+        tier="silver",
+        points_balance=0,
+        points_owed=0,
+        points_held=0,
+        lifetime_points=0,
+        opted_in=False,
+        marketing_opt_in=False,
+        is_test=False,
+    )
 
 
 def _fill_blanks(customer: Customer, new: NewCustomer) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain import erasure
-from domain.customers import LANGUAGES, Customer, find_by_phone, unique_referral_code
+from domain.customers import LANGUAGES, Customer, find_by_phone, new_member
 from domain.errors import InvalidPhone, InvalidTransition, ValidationError
 
 _USER_ID = re.compile(r"^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]{1,128}$")
@@ -59,23 +59,7 @@ def enrol(session: Session, user_id: str, name: str | None, language: str, now: 
     existing = find_by_user_id(session, user_id)
     if existing is not None:
         return existing, False
-    customer = Customer(
-        phone=None,
-        wa_user_id=user_id,
-        name=(name or "").strip() or None,
-        language=language,
-        source="whatsapp",
-        referral_code=unique_referral_code(session),
-        created_at=now,
-        tier="silver",
-        points_balance=0,
-        points_owed=0,
-        points_held=0,
-        lifetime_points=0,
-        opted_in=False,
-        marketing_opt_in=False,
-        is_test=False,
-    )
+    customer = new_member(session, now, phone=None, wa_user_id=user_id, name=name, language=language, source="whatsapp")
     try:
         with session.begin_nested():
             session.add(customer)
