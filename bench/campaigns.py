@@ -227,7 +227,9 @@ def measure_memory(recipients: int) -> list[tuple[int, float]]:
                 return f"wamid.B{sent[0]}"
 
         app.extensions["bot.sender"] = Instant()
-        sender_module.CampaignSender._wait_for_a_slot = lambda self: None  # type: ignore[method-assign]
+        # No pace: no slot to wait for, no turn, no gate.
+        sender_module.Slots.wait_for_one = lambda self, rate, ceiling: None  # type: ignore[method-assign]
+        sender_module.Slots.gate = lambda self, ceiling: None  # type: ignore[method-assign]
         _campaign(app)
         samples: list[tuple[int, float]] = []
         done = threading.Event()

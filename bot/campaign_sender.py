@@ -4,12 +4,15 @@ The domain decides who and what (``domain.campaign_sending``: claims, re-checks,
 ``domain.campaign_outcomes``: answers; ``domain.send_policy``: what an error code means);
 this module only keeps time and talks to the Graph API through the bot's ``Sender``.
 
-Each loop claims about two seconds' worth of messages and hands them to sender threads. A
-thread takes the next free slot of the shared pace (``bot.pace``, reserved half a second at a
-time), waits for it, marks its row ``sending`` (committed), makes the one request and hands the
-answer to the loop, which writes the answers of many messages in one transaction. A slot that a
-late thread finds already past is dropped, never used in a burst, so no second ever carries
-more than the rate. Any number of senders run at once (threads, processes, hosts): the claim's
+Each loop claims about a second's worth of messages and hands them to sender threads. A thread
+takes the next free slot of the shared pace (``bot.pace``, reserved half a second at a time),
+waits for it and for a turn in this process's second (a sliding window a little under the rate),
+marks its row ``sending`` (committed), makes the one request and hands the answer to the loop,
+which writes the answers of many messages in one transaction. Right before the request,
+``Slots.gate`` lets it start only while fewer than the rate started in the last second, so
+however the commits' delays fall, no second of one process carries more than the rate; the turns
+leave it room, so it hardly ever waits there. A slot that a thread finds long past is dropped,
+never used in a burst. Any number of senders run at once (threads, processes, hosts): the claim's
 lease keeps them on different rows, the pace keeps them together under the rate.
 """
 
@@ -43,18 +46,47 @@ from runtime import services
 
 log = logging.getLogger(__name__)
 
-BATCH_SECONDS = 2.0  # each claim takes this many seconds of sending at the rate
+BATCH_SECONDS = 1.0  # each claim takes this many seconds of sending at the rate
 WATCH_EVERY = 0.2  # seconds between writing answers while sending
 CHECK_EVERY = 1.0  # at most this often, and only after new failures, the failure rate is counted
-# Under the configured rate by this much, so that jitter never puts more than the rate into any
-# one second. Between a row's commit and its request nothing waits but ``Slots.gate`` (zero
-# unless commits were held up): a wait there widens the window in which a crash leaves a member
-# unsent (see docs/CAMPAIGNS.md).
-RATE_MARGIN = 0.96
+# Slots are reserved this far under the configured rate, which covers senders on other hosts;
+# within one process the turns and ``Slots.gate`` keep every second within the rate. Between a
+# row's commit and its request nothing waits but the gate (almost never): a wait there is the
+# window in which a crash leaves a member unsent (see docs/CAMPAIGNS.md).
+RATE_MARGIN = 0.985
 CHUNK_SECONDS = 0.5  # slots reserved from the shared pace at a time
 HOLD_AGAIN = 1.0  # a throttled answer within this of the last hold's end does not hold again
-STALE = 0.005  # a slot further past than this is dropped, not used late
+WINDOW_SLACK = 0.01  # a window's second is this much longer (the request leaves a moment after)
+LATE = 0.03  # a thread that woke this much after its slot takes another (see ``Slots.wait_for_one``)
+STALE = 0.02  # a queued slot further past than this is dropped, never used late
 NOT_SENT = ("network: ConnectError", "network: ConnectTimeout")  # the request never left this host
+
+
+class Window:
+    """Times of this process's last second, at most so many of them: a sliding window, not a fixed
+    spacing (a thread that woke a little late does not make the next one late too)."""
+
+    def __init__(self) -> None:
+        self.times: deque[float] = deque()
+        self.lock = threading.Lock()
+
+    def enter(self, most: int) -> None:
+        """Wait until fewer than ``most`` entered within the last second, then enter."""
+        with self.lock:
+            while len(self.times) > most:
+                self.times.popleft()
+            while len(self.times) >= most:
+                _sleep_until(self.times[len(self.times) - most] + 1.0 + WINDOW_SLACK)
+                now = time.time()
+                while self.times and self.times[0] <= now - 1.0 - WINDOW_SLACK:
+                    self.times.popleft()
+            self.times.append(time.time())
+
+
+def early_cap(ceiling: float) -> int:
+    """Turns a second before the commits: a fortieth of the rate (at least one) under it."""
+    most = max(1, int(ceiling))
+    return max(1, most - max(1, most // 40))
 
 
 class Slots:
@@ -65,8 +97,8 @@ class Slots:
         self.queue: deque[float] = deque()
         self.lock = threading.Lock()
         self.held_until = 0.0
-        self.last_request = 0.0
-        self.gate_lock = threading.Lock()
+        self.turns = Window()  # turns taken before the commits
+        self.started = Window()  # requests started, after them
 
     def take(self, rate: float) -> float:
         with self.lock:
@@ -79,14 +111,25 @@ class Slots:
                 self.queue.extend(first + i / rate for i in range(count))
             return self.queue.popleft()
 
-    def gate(self, rate: float) -> None:
-        """Let one request start, never closer than ``1 / rate`` to this process's last one.
+    def wait_for_one(self, rate: float, ceiling: float) -> None:
+        """Take a slot, sleep until it, then take a turn in this process's second (``turns``).
 
-        Slots are spaced already; this only evens out threads that woke late or whose commits were
-        held up (load, a lock) and would otherwise start their requests all at once."""
-        with self.gate_lock:
-            _sleep_until(self.last_request + 1 / rate)
-            self.last_request = time.time()
+        A thread that wakes more than ``LATE`` after its slot (the interpreter or the machine was
+        busy) takes a fresh one. The turns keep a few places of the ``ceiling`` free (``early_cap``):
+        the commit that follows delays each request a little differently, and ``gate`` after it
+        should find room, not wait (a wait after the commit is the window in which a crash leaves
+        a member unsent)."""
+        while True:
+            slot = self.take(rate)
+            _sleep_until(slot)
+            if time.time() - slot <= LATE:
+                break
+        self.turns.enter(early_cap(ceiling))
+
+    def gate(self, ceiling: float) -> None:
+        """Let a request start once fewer than ``ceiling`` of this process's requests started in the
+        last second: however the commits' delays fell, no second carries more than the rate."""
+        self.started.enter(max(1, int(ceiling)))
 
     def hold(self, seconds: float) -> None:
         """Meta said slow down: everyone's next slot moves out, and ours before then are dropped.
@@ -144,8 +187,9 @@ class CampaignSender:
                     time.sleep(pause)
                     continue
                 in_flight.extend(pool.submit(self._send_one, delivery) for delivery in batch)
-                # Claim again while about half a second of this batch is still to go.
-                self._watch(in_flight, results, settings, until_left=max(1, int(self.rate * 0.5)))
+                # Claim again while about a second of this batch is still to go: the threads never
+                # run dry (a slot that passes with no thread for it is lost to the rate).
+                self._watch(in_flight, results, settings, until_left=max(1, int(self.rate * 1.0)))
             self._drain(in_flight, results, settings)
         self._upkeep()
         return results
@@ -192,18 +236,18 @@ class CampaignSender:
         if not self.answers:
             return
         taken = [self.answers.popleft() for _ in range(len(self.answers))]
-        written: list[str] = []
+        sent = [(delivery, wamid or "") for delivery, wamid, error in taken if error is None]
         with self.db.unit_of_work() as session:
             now = self.now()
-            for delivery, wamid, error in taken:
-                if error is None:
-                    campaign_outcomes.record_sent(session, delivery, wamid, now)
-                    written.append(wamid or "")
-                else:
+            campaign_outcomes.record_sent_many(session, sent, now)
+            for delivery, _, error in taken:
+                if error is not None:
                     decision = self._decision(delivery, error, now)
                     campaign_outcomes.record_error(session, delivery, decision, error.code, error.reason, now)
                     self.failures_since_check += decision.outcome == "failed"
-            campaign_webhooks.apply_early(session, now, written)  # reports that overtook these answers
+            campaign_webhooks.apply_early(
+                session, now, [wamid for _, wamid in sent]
+            )  # reports that overtook these answers
             if self.failures_since_check and time.monotonic() - self.checked_at >= CHECK_EVERY:
                 campaigns.check_failures(session, now, settings)
                 self.failures_since_check, self.checked_at = 0, time.monotonic()
@@ -233,12 +277,15 @@ class CampaignSender:
         return min(max((due - now).total_seconds(), 0.2), 5.0)
 
     def _send_one(self, delivery: Delivery) -> str:
-        self._wait_for_a_slot()
+        message = Template(delivery.template, delivery.language, delivery.parameters, extra={"tracker": delivery.key})
+        # Wait for a slot of the shared pace before the row is marked ``sending``: a crash while
+        # waiting leaves the member to be sent, never counted as sent.
+        self.slots.wait_for_one(self.rate, self.ceiling)
         with self.db.unit_of_work() as session:
             if not campaign_outcomes.begin_send(session, delivery, self.owner, self.now()):
                 campaign_outcomes.release(session, delivery, self.owner)
                 return "skipped:not_ours"
-        message = Template(delivery.template, delivery.language, delivery.parameters, extra={"tracker": delivery.key})
+        self.slots.gate(self.ceiling)
         try:
             wamid = self.sender.send(delivery.phone, message)
         except SendError as exc:
@@ -247,13 +294,6 @@ class CampaignSender:
             log.exception("campaign message %s could not be sent", delivery.key)
             return self._answer(delivery, None, SendError(type(exc).__name__, code="internal", transient=False))
         return self._answer(delivery, wamid, None)
-
-    def _wait_for_a_slot(self) -> None:
-        """Wait for a slot of the shared pace, then for this process's turn (one request starts at a
-        time, at most the configured rate): all before the row is marked ``sending``, so a crash while
-        waiting leaves the member to be sent, never counted as sent."""
-        _sleep_until(self.slots.take(self.rate))
-        self.slots.gate(self.ceiling)
 
     def _answer(self, delivery: Delivery, wamid: str | None, error: SendError | None) -> str:
         self.answers.append((delivery, wamid, error))
