@@ -270,8 +270,8 @@ def report(args: argparse.Namespace) -> str:
     lines.append(
         f"Sender pace: {pace['messages']:,.0f} messages at {RATE}/s configured against the Graph API stand-in "
         f"answering after 100 ms: **{pace['rate']:.1f}/s** achieved ({pace['rate'] / RATE:.1%} of the rate; "
-        f"the sender paces at 96% of it and never starts more than {RATE} requests in a second), busiest second "
-        f"{pace['busiest']:.0f}, {pace['seconds']:.1f} s in all."
+        f"slots at 98.5% of it, turns at {RATE - RATE // 40} and requests at most {RATE} in any second), "
+        f"busiest second {pace['busiest']:.0f}, {pace['seconds']:.1f} s in all."
     )
     lines.append("")
     samples = measure_memory(args.recipients)
