@@ -184,7 +184,10 @@ def _on_database_error(error: SQLAlchemyError) -> Response:
         log.info("API %s %s lost a race: %s", request.method, request.path, str(error.orig).splitlines()[0])
         return problem_response(ApiProblem("conflict", "a concurrent request changed the same record; retry"))
     if isinstance(error, OperationalError):
-        log.warning("API %s %s: database unavailable: %s", request.method, request.path, type(error.orig).__name__)
+        reason = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else ""
+        log.warning(
+            "API %s %s: database unavailable: %s: %s", request.method, request.path, type(error.orig).__name__, reason
+        )
         return problem_response(
             ApiProblem("unavailable", "the database is unavailable; retry later", headers={"Retry-After": "5"})
         )

@@ -28,6 +28,10 @@ from tests.domain_factories import NOW, RULES
 from tests.fakes import FrozenClock
 from tests.integration.api_support import ALL_SCOPES, api_key, member, reward
 
+# Fifty connections at once: these tests share one xdist group, so two of them never run side by side
+# and ask PostgreSQL (max_connections 100 by default) for more than it has.
+pytestmark = pytest.mark.xdist_group("many_connections")
+
 CODE = "428193"
 
 
