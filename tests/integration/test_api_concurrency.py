@@ -43,7 +43,9 @@ def pg_app(pg_database: Database, clock: FrozenClock, monkeypatch: pytest.Monkey
     app = create_app(app_config(pg_database.url))
     app.extensions["loyalty.clock"] = clock
     app.extensions["loyalty.db"].dispose()
-    app.extensions["loyalty.db"] = Database(pg_database.url, pool_size=50, max_overflow=10)
+    app.extensions["loyalty.db"] = Database(
+        pg_database.url, pool_size=25, max_overflow=0
+    )  # a queue, not 50 of 100 server slots
     yield app
     app.extensions["loyalty.db"].dispose()
 

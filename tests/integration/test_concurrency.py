@@ -88,7 +88,7 @@ def many_customers_small_stock(db: Database, customers: int, stock: int) -> tupl
 
 
 def test_fifty_redemptions_by_one_customer_with_points_for_ten(pg_database: Database) -> None:
-    db = Database(pg_database.url, pool_size=50, max_overflow=5)
+    db = Database(pg_database.url, pool_size=25, max_overflow=0)
     try:
         outcome = one_customer_many_redemptions(db, points=100, cost=10, workers=50)
         assert outcome == Counter({"ok": 10, "InsufficientPoints": 40})
@@ -101,7 +101,7 @@ def test_fifty_redemptions_by_one_customer_with_points_for_ten(pg_database: Data
 
 
 def test_fifty_customers_against_a_stock_of_five(pg_database: Database) -> None:
-    db = Database(pg_database.url, pool_size=50, max_overflow=5)
+    db = Database(pg_database.url, pool_size=25, max_overflow=0)
     try:
         outcome, stock_left = many_customers_small_stock(db, customers=50, stock=5)
         assert outcome == Counter({"ok": 5, "OutOfStock": 45})
