@@ -181,15 +181,24 @@ def _on_database_error(error: SQLAlchemyError) -> Response:
     if not is_api_request():
         raise error
     if isinstance(error, IntegrityError):
-        log.info("API %s %s lost a race: %s", request.method, request.path, str(error.orig).splitlines()[0])
+        log.info("API %s %s lost a race: %s", request.method, request.path, _first_line(error))
         return problem_response(ApiProblem("conflict", "a concurrent request changed the same record; retry"))
     if isinstance(error, OperationalError):
-        reason = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else ""
         log.warning(
-            "API %s %s: database unavailable: %s: %s", request.method, request.path, type(error.orig).__name__, reason
+            "API %s %s: database unavailable: %s: %s",
+            request.method,
+            request.path,
+            type(error.orig).__name__,
+            _first_line(error),
         )
         return problem_response(
             ApiProblem("unavailable", "the database is unavailable; retry later", headers={"Retry-After": "5"})
         )
     log.exception("API %s %s: database error", request.method, request.path)
     return problem_response(ApiProblem("internal_error", "something went wrong on our side; retry later"))
+
+
+def _first_line(error: SQLAlchemyError) -> str:
+    """The driver's own message, first line only (the rest repeats the SQL)."""
+    lines = str(getattr(error, "orig", error)).strip().splitlines()
+    return lines[0] if lines else ""

@@ -28,8 +28,8 @@ from tests.domain_factories import NOW, RULES
 from tests.fakes import FrozenClock
 from tests.integration.api_support import ALL_SCOPES, api_key, member, reward
 
-# Fifty connections at once: these tests share one xdist group, so two of them never run side by side
-# and ask PostgreSQL (max_connections 100 by default) for more than it has.
+# Fifty threads at once on a pool of 25 each: these tests share one xdist group, so two of them never
+# run side by side and ask PostgreSQL (max_connections 100 by default) for more than it has.
 pytestmark = pytest.mark.xdist_group("many_connections")
 
 CODE = "428193"
@@ -43,9 +43,8 @@ def pg_app(pg_database: Database, clock: FrozenClock, monkeypatch: pytest.Monkey
     app = create_app(app_config(pg_database.url))
     app.extensions["loyalty.clock"] = clock
     app.extensions["loyalty.db"].dispose()
-    app.extensions["loyalty.db"] = Database(
-        pg_database.url, pool_size=25, max_overflow=0
-    )  # a queue, not 50 of 100 server slots
+    # Fifty requests queue on 25 connections, as on a deployed worker, not on 50 of the server's 100 slots.
+    app.extensions["loyalty.db"] = Database(pg_database.url, pool_size=25, max_overflow=0)
     yield app
     app.extensions["loyalty.db"].dispose()
 

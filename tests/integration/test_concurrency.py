@@ -22,8 +22,8 @@ from domain.errors import DomainError
 from domain.rewards import Redemption, Reward
 from tests.domain_factories import NOW, RULES, give_points, make_customer
 
-# Fifty connections at once: these tests share one xdist group, so two of them never run side by side
-# and ask PostgreSQL (max_connections 100 by default) for more than it has.
+# Fifty threads at once on a pool of 25 each: these tests share one xdist group, so two of them never
+# run side by side and ask PostgreSQL (max_connections 100 by default) for more than it has.
 pytestmark = pytest.mark.xdist_group("many_connections")
 
 
