@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bench.harness.postgres import scratch_database  # noqa: E402
 from bench.harness.report import table, write_section  # noqa: E402
 from bench.harness.servers import graph_api  # noqa: E402
+from bot.campaign_sender import RATE_MARGIN  # noqa: E402
 from domain.db import make_engine  # noqa: E402
 
 HEADING = "## Campaigns (`bench/campaigns.py`)"
@@ -270,7 +271,7 @@ def report(args: argparse.Namespace) -> str:
     lines.append(
         f"Sender pace: {pace['messages']:,.0f} messages at {RATE}/s configured against the Graph API stand-in "
         f"answering after 100 ms: **{pace['rate']:.1f}/s** achieved ({pace['rate'] / RATE:.1%} of the rate; "
-        f"slots at 98.5% of it, turns at {RATE - RATE // 40} and requests at most {RATE} in any second), "
+        f"slots at {RATE_MARGIN:.1%} of it, turns at {RATE - RATE // 40} and requests at most {RATE} in any second), "
         f"busiest second {pace['busiest']:.0f}, {pace['seconds']:.1f} s in all."
     )
     lines.append("")

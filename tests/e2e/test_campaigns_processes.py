@@ -163,7 +163,7 @@ def _two_hosts(pg_database: Database, graph_api: FakeGraphAPI, **extra: str) -> 
     outputs = [finish(host) for host in hosts]
     got = each_once(graph_api, seeded)
     assert set(got.values()) == {1}, outputs
-    # The shared pace grants at most RATE slots a second (4% under, see bot.campaign_sender.RATE_MARGIN);
+    # The shared pace grants at most RATE slots a second (2.5% under, see bot.campaign_sender.RATE_MARGIN);
     # what arrives here also carries each request's own delay after its slot (its row's commit, the
     # machine's scheduling), so on a loaded machine a second can hold a few more while its neighbours
     # hold fewer. Over any three seconds the rate holds; no second is far over it.
