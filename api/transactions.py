@@ -23,7 +23,9 @@ from api.security import requires
 from api.web import now, rules, unit_of_work
 from domain import direct_sales
 from domain.customers import Customer
+from domain.errors import NotFound
 from domain.orders import LineData, OrderData, ReturnData
+from domain.rules import ProgramRules
 from domain.sales import Order
 
 blp = Blueprint("transactions", __name__, url_prefix="/api/v1", description="Sales and returns.")
@@ -88,17 +90,17 @@ class ReturnOut(ma.Schema):
     member = ma.fields.Nested(MemberOut, required=True)
 
 
-def _customer(session: Session, data: dict[str, Any]) -> tuple[int, Customer | None]:
-    """The member's id, and by phone its row already locked (one statement for both).
-
-    An unknown ``member_id`` is found out by the sale's own lock of the row.
-    """
+def _locked_member(session: Session, data: dict[str, Any]) -> tuple[Customer, ProgramRules]:
+    """The sale's member, its row locked, and the program's rules: one statement for the three."""
     if "member_id" in data:
-        return int(data["member_id"]), None
-    found = direct_sales.lock_member_by_phone(session, data["phone"])  # the Phone field normalised it
+        found = direct_sales.lock_member(session, customer_id=int(data["member_id"]))
+        if found is None:
+            raise NotFound(f"customer {data['member_id']} does not exist", field="member_id")
+        return found
+    found = direct_sales.lock_member(session, phone=data["phone"])  # the Phone field normalised it
     if found is None:
         raise ApiProblem("not_found", "no member with this phone; enrol them with POST /api/v1/members first")
-    return found.id, found
+    return found
 
 
 def _when(data: dict[str, Any], field: str = "occurred_at") -> dt.datetime:
@@ -131,10 +133,9 @@ def post_sale(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
     """Record a sale: the member earns its points once per order_id."""
     occurred = _when(data)
     with unit_of_work() as session:
-        program = rules(session)
+        locked, program = _locked_member(session, data)
         if data.get("currency", program.currency).upper() != program.currency:
             raise invalid("currency", f"The program counts in {program.currency}.")
-        customer_id, locked = _customer(session, data)
         lines = tuple(
             LineData(
                 line_no=n,
@@ -147,7 +148,7 @@ def post_sale(data: dict[str, Any]) -> tuple[dict[str, Any], int]:
         )
         sale = OrderData(
             erp_order_id=data["order_id"],
-            customer_id=customer_id,
+            customer_id=locked.id,
             order_date=occurred,
             net_amount=data["amount"],
             lines=lines,

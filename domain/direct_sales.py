@@ -10,23 +10,27 @@ Invariants:
 
 Locking: ``record_sale`` and ``record_return`` lock the customer row first; the look-ups here run
 under that lock (the customer is locked before the order is read), so twenty retries at once serialise
-on the customer and one of them creates the order. A sale given by phone finds and locks the member in
-one statement (``lock_member_by_phone``) and hands the locked row to ``record_sale``.
+on the customer and one of them creates the order. A till's sale finds and locks the member, by id or
+by phone, and reads the program's rules in one statement (``lock_member``), and hands the locked row
+to ``record_sale``, whose first statement under the lock asks both whether the order is known and what
+the member spent in the tier window (a statement of its own: it must see what was committed while it
+waited for the lock).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from domain import ledger, order_batches, orders
 from domain.customers import Customer
 from domain.errors import DomainError, NotFound
 from domain.orders import OrderData, ReturnData
-from domain.rules import ProgramRules
+from domain.rules import RULES_VALUE, ProgramRules, rules_from_value
 from domain.sales import Order, OrderReturn
 
 
@@ -41,18 +45,53 @@ class Posted:
     created: bool
 
 
-# Built once, like the lock by id: a till's sale names the member by phone.
-_LOCK_BY_PHONE = (
-    select(Customer)
-    .where(Customer.phone == bindparam("phone"))
-    .with_for_update()
-    .execution_options(populate_existing=True)
+# Built once, like ``ledger.lock_customer``'s: the member locked by id or by (normalised) phone, with the
+# program's rules read in the same round trip (the rules are not locked: a sale reads them as it finds them).
+def _lock_member_where(condition: ColumnElement[bool]) -> Select[tuple[Customer, Any]]:
+    return (
+        select(Customer, RULES_VALUE.scalar_subquery())
+        .where(condition)
+        .with_for_update(of=Customer)
+        .execution_options(populate_existing=True)
+    )
+
+
+_LOCK_BY = {
+    "customer_id": _lock_member_where(Customer.id == bindparam("customer_id")),
+    "phone": _lock_member_where(Customer.phone == bindparam("phone")),
+}
+
+
+def lock_member(
+    session: Session, *, customer_id: int | None = None, phone: str | None = None
+) -> tuple[Customer, ProgramRules] | None:
+    """The member, by id or by normalised phone, its row locked as ``ledger.lock_customer`` locks it, and
+    the program's rules; ``None`` when there is no such member."""
+    by, value = ("customer_id", customer_id) if customer_id is not None else ("phone", phone)
+    row = session.execute(_LOCK_BY[by], {by: value}).one_or_none()
+    if row is None:
+        return None
+    customer, stored_rules = row
+    return customer, rules_from_value(stored_rules)
+
+
+# Under the member's lock: the order's id if it is known, and the member's spend in the tier window
+# (``tiers.rolling_spend``), in one round trip.
+_KNOWN_AND_SPEND = select(
+    select(Order.id).where(Order.erp_order_id == bindparam("erp_order_id")).scalar_subquery(),
+    select(
+        type_coerce(  # the difference of two sums of money is money (the column type's stored unit)
+            func.coalesce(func.sum(Order.net_amount), 0) - func.coalesce(func.sum(Order.returned_amount), 0),
+            Order.net_amount.type,
+        )
+    )
+    .where(
+        Order.customer_id == bindparam("customer_id"),
+        Order.order_date >= bindparam("since"),
+        Order.status == "completed",
+    )
+    .scalar_subquery(),
 )
-
-
-def lock_member_by_phone(session: Session, phone: str) -> Customer | None:
-    """The member with this (normalised) phone, its row locked as ``ledger.lock_customer`` locks it."""
-    return session.scalar(_LOCK_BY_PHONE, {"phone": phone})
 
 
 def record_sale(
@@ -66,21 +105,24 @@ def record_sale(
 ) -> Posted:
     """Create the order and what it earns, or answer the order already known under that id.
 
-    ``locked`` is the customer already locked in this session (``lock_member_by_phone``); without it the
+    ``locked`` is the customer already locked in this session (``lock_member``); without it the
     row is locked here by ``data.customer_id``.
     """
     orders.validate_order(data)
     if locked is not None and locked.id != data.customer_id:
         raise ValueError("the locked customer is not the sale's")
     customer = locked if locked is not None else ledger.lock_customer(session, data.customer_id)
-    known = _order(session, data.erp_order_id, lock=True)
+    since = now - dt.timedelta(days=rules.tier_window_days)
+    params = {"erp_order_id": data.erp_order_id, "customer_id": customer.id, "since": since}
+    known_id, spend = session.execute(_KNOWN_AND_SPEND, params).one()
+    known = _order(session, data.erp_order_id, lock=True) if known_id is not None else None
     if known is not None:
         if known.customer_id != data.customer_id:
             raise OrderConflict(f"order {data.erp_order_id} belongs to another member", field="order_id")
         return Posted(known, customer, False)
     # The common sale (a member with no referral, affiliate or owed points pending) in the ERP batch
     # path's few statements; any other through the ERP's per-order code. Both earn exactly the same.
-    order = order_batches.record_one(session, customer, data, rules, now, store=store)
+    order = order_batches.record_one(session, customer, data, rules, now, store=store, spend=spend)
     if order is None:
         order = orders.create_order(session, customer, data, rules, now, store=store)
     return Posted(order, customer, True)

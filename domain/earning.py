@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
-from sqlalchemy import Date, Numeric, String, select
+from sqlalchemy import Date, Numeric, String, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.db import Base, UTCDateTime, utcnow
@@ -54,16 +54,6 @@ class CampaignTerms:
     category: str | None = None
     min_amount: Decimal = Decimal(0)
     name: str = ""
-
-
-def campaign_terms(campaign: Campaign) -> CampaignTerms:
-    return CampaignTerms(
-        multiplier=Decimal(str(campaign.multiplier)),
-        bonus_points=campaign.bonus_points,
-        category=campaign.category,
-        min_amount=Decimal(campaign.min_amount),
-        name=campaign.name,
-    )
 
 
 def points_for_order(
@@ -140,8 +130,17 @@ def points_kept_after_return(points_awarded: int, net_amount: Decimal, returned_
 
 def running_campaigns(session: Session, day: dt.date) -> list[CampaignTerms]:
     """Active campaigns whose date range (inclusive, shop-local days) covers ``day``."""
-    stmt = select(Campaign).where(Campaign.active.is_(True), Campaign.starts_on <= day, Campaign.ends_on >= day)
-    return [campaign_terms(c) for c in session.scalars(stmt)]
+    rows = session.execute(_RUNNING, {"day": day})
+    return [
+        CampaignTerms(Decimal(str(multiplier)), bonus, category, Decimal(minimum), name)
+        for multiplier, bonus, category, minimum, name in rows
+    ]
+
+
+# Built once, and columns rather than objects: every sale asks, and most days the answer is no rows.
+_RUNNING = select(
+    Campaign.multiplier, Campaign.bonus_points, Campaign.category, Campaign.min_amount, Campaign.name
+).where(Campaign.active.is_(True), Campaign.starts_on <= bindparam("day"), Campaign.ends_on >= bindparam("day"))
 
 
 def validate_campaign(name: str, starts_on: dt.date, ends_on: dt.date, multiplier: Decimal, bonus_points: int) -> None:

@@ -88,18 +88,21 @@ def record_one(
     now: dt.datetime,
     *,
     store: str | None = None,
+    spend: Decimal | None = None,
 ) -> Order | None:
     """``orders.create_order`` for one new order in this module's few statements (a till's sale).
 
     The caller holds ``customer``'s lock (``ledger.lock_customer``) and has looked under it that
-    ``data.erp_order_id`` is new. Returns the order as written (not in the session: its rows were
+    ``data.erp_order_id`` is new; ``spend`` is ``tiers.rolling_spend`` as of now, when the caller read
+    it under that lock. Returns the order as written (not in the session: its rows were
     inserted with Core), or ``None``, having written nothing, when the order or the customer is not
     simple; ``orders.create_order`` then records it.
     """
     validate_order(data)
     if data.status != "completed" or not _simple(customer):
         return None
-    spend = tiers.rolling_spend(session, customer.id, now, rules.tier_window_days)
+    if spend is None:
+        spend = tiers.rolling_spend(session, customer.id, now, rules.tier_window_days)
     plan = _Plan()
     _plan_order(plan, customer, data, rules, now, _CampaignCache(session, rules), store)
     _upgrade_tier(plan, customer, data, spend, rules, now)

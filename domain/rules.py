@@ -177,13 +177,28 @@ class Setting(Base):
 
 
 RULES_KEY = "program_rules"
-# Built once: every sale and every message reads the rules.
-_RULES_VALUE = select(Setting.value).where(Setting.key == RULES_KEY)
+# Built once: every sale and every message reads the rules (a till's sale reads them in its lock's statement).
+RULES_VALUE = select(Setting.value).where(Setting.key == RULES_KEY)
 
 
 def load_rules(session: Session) -> ProgramRules:
-    value = session.scalar(_RULES_VALUE)
-    return ProgramRules.from_json(value) if value is not None else ProgramRules()
+    return rules_from_value(session.scalar(RULES_VALUE))
+
+
+# The last stored document read and its rules: parsing and validating them costs more than reading them,
+# and they change only when an admin saves. Compared by value, so a save is seen on the very next read.
+_parsed: tuple[dict[str, Any] | None, ProgramRules] = (None, ProgramRules())
+
+
+def rules_from_value(value: dict[str, Any] | None) -> ProgramRules:
+    """The rules of a stored ``settings`` value (the defaults when there is none)."""
+    global _parsed
+    last_value, last_rules = _parsed
+    if value == last_value:
+        return last_rules
+    rules = ProgramRules.from_json(value) if value is not None else ProgramRules()
+    _parsed = (value, rules)
+    return rules
 
 
 def save_rules(session: Session, rules: ProgramRules, actor: str) -> None:

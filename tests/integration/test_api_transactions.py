@@ -5,17 +5,21 @@ An API sale shares the ERP's order key space: the same order read later by the E
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import zoneinfo
 from decimal import Decimal
 from typing import Any
 
 from flask import Flask
 from sqlalchemy import event, func, select
 
-from domain import ledger
+from domain import ledger, rules
 from domain.db import Database
+from domain.earning import Campaign
 from domain.sales import Order
 from erp import sync
+from tests.fakes import FrozenClock
 from tests.fakes_erp import FakeReader
 from tests.integration.api_support import MONEY, RFC3339_UTC, member, problem, till
 
@@ -37,6 +41,26 @@ def test_a_sale_earns_and_answers_the_contract_shape(app: Flask, client: Any, da
     assert body["store"] == "web" and RFC3339_UTC.match(body["occurred_at"])
     assert body["member"]["id"] == cid and body["member"]["phone"] == PHONE
     assert body["member"]["points"]["balance"] == 14
+
+
+def test_a_rules_change_and_a_new_campaign_count_from_the_next_sale(
+    app: Flask, client: Any, database: Database, clock: FrozenClock
+) -> None:
+    """The sale reads the rules in its lock's statement and keeps the parsed rules in memory between
+    requests: a change an admin saves counts from the very next sale, as does a campaign started today."""
+    member(database, phone=PHONE)
+    api = till(app, client, "transactions:write")
+    assert api.post("/api/v1/transactions", sale("WEB-1")).get_json()["points_earned"] == 14
+    with database.unit_of_work() as s:
+        rules.save_rules(s, dataclasses.replace(rules.load_rules(s), points_per_unit=3), "manager@shop.example")
+    assert api.post("/api/v1/transactions", sale("WEB-2")).get_json()["points_earned"] == 44
+    today = clock.now().astimezone(zoneinfo.ZoneInfo("Asia/Kolkata")).date()
+    with database.unit_of_work() as s:
+        s.add(Campaign(name="Double days", starts_on=today, ends_on=today, multiplier=Decimal(2)))
+    assert api.post("/api/v1/transactions", sale("WEB-3")).get_json()["points_earned"] == 89
+    with database.unit_of_work() as s:
+        rules.save_rules(s, dataclasses.replace(rules.load_rules(s), points_per_unit=1), "manager@shop.example")
+    assert api.post("/api/v1/transactions", sale("WEB-4")).get_json()["points_earned"] == 29
 
 
 def test_the_same_order_again_earns_nothing_more(app: Flask, client: Any, database: Database) -> None:
@@ -74,10 +98,10 @@ def test_a_sale_by_phone_finds_and_locks_the_member_in_one_statement(
         event.remove(engine, "before_cursor_execute", seen)
     assert (posted.status_code, again.status_code) == (201, 200)
     assert again.get_json() == posted.get_json()
-    assert len(customers) == 2  # one a request: the look-up by phone is the lock
-    assert all("customers.phone =" in s for s in customers)
+    assert len(customers) == 2  # one a request: the look-up by phone is the lock, and reads the rules
+    assert all("customers.phone =" in s and "FROM settings" in s for s in customers)
     if backend == "postgresql":
-        assert all(s.rstrip().endswith("FOR UPDATE") for s in customers)
+        assert all(s.rstrip().endswith("FOR UPDATE OF customers") for s in customers)
 
 
 def test_a_sale_by_member_id_with_lines_and_a_time(app: Flask, client: Any, database: Database) -> None:
