@@ -114,7 +114,8 @@ def record_sale(
     customer = locked if locked is not None else ledger.lock_customer(session, data.customer_id)
     since = now - dt.timedelta(days=rules.tier_window_days)
     params = {"erp_order_id": data.erp_order_id, "customer_id": customer.id, "since": since}
-    known_id, spend = session.execute(_KNOWN_AND_SPEND, params).one()
+    # On the session's connection: nothing of the ORM's to flush or load (the lock's statement just flushed).
+    known_id, spend = session.connection().execute(_KNOWN_AND_SPEND, params).one()
     known = _order(session, data.erp_order_id, lock=True) if known_id is not None else None
     if known is not None:
         if known.customer_id != data.customer_id:

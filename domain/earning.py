@@ -130,7 +130,7 @@ def points_kept_after_return(points_awarded: int, net_amount: Decimal, returned_
 
 def running_campaigns(session: Session, day: dt.date) -> list[CampaignTerms]:
     """Active campaigns whose date range (inclusive, shop-local days) covers ``day``."""
-    rows = session.execute(_RUNNING, {"day": day})
+    rows = session.connection().execute(_RUNNING, {"day": day})  # plain rows: no ORM objects to load
     return [
         CampaignTerms(Decimal(str(multiplier)), bonus, category, Decimal(minimum), name)
         for multiplier, bonus, category, minimum, name in rows
