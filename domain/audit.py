@@ -37,8 +37,9 @@ def record(
     reason: str | None = None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    """Write the entry in the session's transaction, at once: one prebuilt INSERT, none of the ORM's
-    bookkeeping for an object that nothing reads back (every API write makes one)."""
+    """Write the entry in the session's transaction, at once: one prebuilt INSERT on its connection, none
+    of the ORM's bookkeeping for an object that nothing reads back (every API write makes one). The
+    table has no foreign keys, so it need not wait for the session's pending changes."""
     row = {
         "actor": actor,
         "action": action,
@@ -48,7 +49,7 @@ def record(
         "details": details or {},
         "created_at": now,
     }
-    session.execute(_INSERT, row)
+    session.connection().execute(_INSERT, row)
 
 
 _INSERT = insert(cast(Table, AuditEntry.__table__))
