@@ -12,9 +12,9 @@ Locking: ``record_sale`` and ``record_return`` lock the customer row first; the 
 under that lock (the customer is locked before the order is read), so twenty retries at once serialise
 on the customer and one of them creates the order. A till's sale finds and locks the member, by id or
 by phone, and reads the program's rules in one statement (``lock_member``), and hands the locked row
-to ``record_sale``, whose first statement under the lock asks both whether the order is known and what
-the member spent in the tier window (a statement of its own: it must see what was committed while it
-waited for the lock).
+to ``record_sale``, whose first statement under the lock asks whether the order is known, what the
+member spent in the tier window and whether any campaign runs on the sale's day (a statement of its
+own: it must see what was committed while it waited for the lock).
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from domain import ledger, order_batches, orders
+from domain import earning, ledger, order_batches, orders
 from domain.customers import Customer
+from domain.earning import Campaign
 from domain.errors import DomainError, NotFound
 from domain.orders import OrderData, ReturnData
 from domain.rules import RULES_VALUE, ProgramRules, rules_from_value
@@ -75,9 +76,10 @@ def lock_member(
     return customer, rules_from_value(stored_rules)
 
 
-# Under the member's lock: the order's id if it is known, and the member's spend in the tier window
-# (``tiers.rolling_spend``), in one round trip.
-_KNOWN_AND_SPEND = select(
+# Under the member's lock: the order's id if it is known, the member's spend in the tier window
+# (``tiers.rolling_spend``), and whether any campaign runs on the sale's day (most days none does, and the
+# campaigns need no look of their own), in one round trip.
+_KNOWN_SPEND_CAMPAIGNS = select(
     select(Order.id).where(Order.erp_order_id == bindparam("erp_order_id")).scalar_subquery(),
     select(
         type_coerce(  # the difference of two sums of money is money (the column type's stored unit)
@@ -91,6 +93,7 @@ _KNOWN_AND_SPEND = select(
         Order.status == "completed",
     )
     .scalar_subquery(),
+    select(func.count(Campaign.id)).where(earning.running_on(bindparam("day"))).scalar_subquery(),
 )
 
 
@@ -113,9 +116,10 @@ def record_sale(
         raise ValueError("the locked customer is not the sale's")
     customer = locked if locked is not None else ledger.lock_customer(session, data.customer_id)
     since = now - dt.timedelta(days=rules.tier_window_days)
-    params = {"erp_order_id": data.erp_order_id, "customer_id": customer.id, "since": since}
+    day = rules.local_date(data.order_date)
+    params = {"erp_order_id": data.erp_order_id, "customer_id": customer.id, "since": since, "day": day}
     # On the session's connection: nothing of the ORM's to flush or load (the lock's statement just flushed).
-    known_id, spend = session.connection().execute(_KNOWN_AND_SPEND, params).one()
+    known_id, spend, campaigns = session.connection().execute(_KNOWN_SPEND_CAMPAIGNS, params).one()
     known = _order(session, data.erp_order_id, lock=True) if known_id is not None else None
     if known is not None:
         if known.customer_id != data.customer_id:
@@ -123,7 +127,8 @@ def record_sale(
         return Posted(known, customer, False)
     # The common sale (a member with no referral, affiliate or owed points pending) in the ERP batch
     # path's few statements; any other through the ERP's per-order code. Both earn exactly the same.
-    order = order_batches.record_one(session, customer, data, rules, now, store=store, spend=spend)
+    looked: dict[dt.date, list[earning.CampaignTerms]] = {day: []} if campaigns == 0 else {}
+    order = order_batches.record_one(session, customer, data, rules, now, store=store, spend=spend, known=looked)
     if order is None:
         order = orders.create_order(session, customer, data, rules, now, store=store)
     return Posted(order, customer, True)

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
-from sqlalchemy import Date, Numeric, String, bindparam, select
+from sqlalchemy import BindParameter, ColumnElement, Date, Numeric, String, and_, bindparam, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from domain.db import Base, UTCDateTime, utcnow
@@ -137,10 +137,15 @@ def running_campaigns(session: Session, day: dt.date) -> list[CampaignTerms]:
     ]
 
 
+def running_on(day: dt.date | BindParameter[dt.date]) -> ColumnElement[bool]:
+    """The condition for a campaign running on ``day`` (shop-local, inclusive)."""
+    return and_(Campaign.active.is_(True), Campaign.starts_on <= day, Campaign.ends_on >= day)
+
+
 # Built once, and columns rather than objects: every sale asks, and most days the answer is no rows.
 _RUNNING = select(
     Campaign.multiplier, Campaign.bonus_points, Campaign.category, Campaign.min_amount, Campaign.name
-).where(Campaign.active.is_(True), Campaign.starts_on <= bindparam("day"), Campaign.ends_on >= bindparam("day"))
+).where(running_on(bindparam("day")))
 
 
 def validate_campaign(name: str, starts_on: dt.date, ends_on: dt.date, multiplier: Decimal, bonus_points: int) -> None:

@@ -89,14 +89,15 @@ def record_one(
     *,
     store: str | None = None,
     spend: Decimal | None = None,
+    known: dict[dt.date, list[earning.CampaignTerms]] | None = None,
 ) -> Order | None:
     """``orders.create_order`` for one new order in this module's few statements (a till's sale).
 
     The caller holds ``customer``'s lock (``ledger.lock_customer``) and has looked under it that
     ``data.erp_order_id`` is new; ``spend`` is ``tiers.rolling_spend`` as of now, when the caller read
-    it under that lock. Returns the order as written (not in the session: its rows were
-    inserted with Core), or ``None``, having written nothing, when the order or the customer is not
-    simple; ``orders.create_order`` then records it.
+    it under that lock; ``known``, the campaigns running on days the caller already looked at. Returns
+    the order as written (not in the session: its rows were inserted with Core), or ``None``, having
+    written nothing, when the order or the customer is not simple; ``orders.create_order`` then records it.
     """
     validate_order(data)
     if data.status != "completed" or not _simple(customer):
@@ -104,7 +105,7 @@ def record_one(
     if spend is None:
         spend = tiers.rolling_spend(session, customer.id, now, rules.tier_window_days)
     plan = _Plan()
-    _plan_order(plan, customer, data, rules, now, _CampaignCache(session, rules), store)
+    _plan_order(plan, customer, data, rules, now, _CampaignCache(session, rules, known), store)
     _upgrade_tier(plan, customer, data, spend, rules, now)
     if session.get_bind().dialect.name == "postgresql":
         order_id = _write_one(session, plan, customer)
@@ -166,9 +167,11 @@ def _simple(customer: Customer) -> bool:
 class _CampaignCache:
     """Campaigns running on each shop-local day, looked up once per day per batch."""
 
-    def __init__(self, session: Session, rules: ProgramRules) -> None:
+    def __init__(
+        self, session: Session, rules: ProgramRules, known: dict[dt.date, list[earning.CampaignTerms]] | None = None
+    ) -> None:
         self.session, self.rules = session, rules
-        self.days: dict[dt.date, list[earning.CampaignTerms]] = {}
+        self.days: dict[dt.date, list[earning.CampaignTerms]] = dict(known or {})
 
     def on(self, moment: dt.datetime) -> list[earning.CampaignTerms]:
         day = self.rules.local_date(moment)

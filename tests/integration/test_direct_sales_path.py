@@ -85,9 +85,12 @@ def test_a_till_sale_synced_later_from_the_erp_earns_nothing_more(database: Data
         assert order is not None and order.id == posted.order.id and [ln.line_no for ln in order.lines] == [1]
 
 
-def test_the_common_sale_is_one_write_on_postgresql(pg_database: Database) -> None:
+@pytest.mark.parametrize("campaign_day", [False, True], ids=["no-campaign", "campaign-day"])
+def test_the_common_sale_is_one_write_on_postgresql(pg_database: Database, campaign_day: bool) -> None:
     with pg_database.unit_of_work() as session:
-        ids = setup(session)
+        ids = setup(session)  # with "Shoe week", 1-7 June
+    sale = dataclasses.replace(batch(ids)[0], lines=())
+    sale = dataclasses.replace(sale, order_date=dt.datetime(2026, 6, 3, 12, 0, tzinfo=dt.UTC) if campaign_day else NOW)
     statements: list[str] = []
 
     def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -96,11 +99,13 @@ def test_the_common_sale_is_one_write_on_postgresql(pg_database: Database) -> No
     event.listen(pg_database.engine, "before_cursor_execute", seen)
     try:
         with pg_database.unit_of_work() as session:
-            direct_sales.record_sale(session, dataclasses.replace(batch(ids)[0], lines=()), RULES, NOW)
+            posted = direct_sales.record_sale(session, sale, RULES, NOW)
     finally:
         event.remove(pg_database.engine, "before_cursor_execute", seen)
-    # Lock the customer; under the lock the order and the spend in one look; the campaigns; then one WITH.
-    assert statements == ["SELECT", "SELECT", "SELECT", "WITH"]
+    # Lock the customer; under the lock one look for the order, the spend and whether a campaign runs
+    # that day; the campaigns themselves only when one does; then one WITH.
+    assert statements == ["SELECT", "SELECT"] + ["SELECT"] * campaign_day + ["WITH"]
+    assert posted.created
 
 
 @pytest.mark.parametrize("points_owed", [0, 40])
