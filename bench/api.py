@@ -248,18 +248,18 @@ NOTES = """What a request costs. A look-up is two queries, each one round trip o
 member by the unique index on `customers.phone`, the phone parsed once (by the request's field, then
 `find_by_e164`); the rate limit is one call to its store (a clock-aligned fixed window, so its reset time needs no
 second call); the bare endpoint's one SELECT comes with a BEGIN and a ROLLBACK. Its time stays flat from 10k to 1M
-members because every step is an index look-up. A sale is the API key's look-up and then one transaction of 5
-statements and its COMMIT: the customer locked, with the program's rules read in the same statement (parsed once
-and kept while the stored value is the same); under the lock one look for both the order and the member's rolling
-spend (for the tier); the campaigns running that day; one statement (`order_batches.record_one`, PostgreSQL's
-data-modifying CTEs) that writes the customer's new balance, lifetime points, first purchase and tier, the order,
-its ledger lot (key `erp:order:<order_id>`) and its notifications (points earned, tier changed); and the audit entry
-(a prebuilt INSERT, no ORM object).
-A member with a referral bonus pending, an affiliate or owed points goes through the ERP's per-order code
-(`orders.create_order`) instead; both write the same rows. With `Idempotency-Key` three statements more (the claim
-and its COMMIT in a short transaction of their own, so that a retry in flight is told `request_in_progress`, and
-the stored answer). The sales are spread over all the members, as a shop's tills are; "for one member" queues every
-sale on that member's row lock."""
+members because every step is an index look-up. A sale is the API key's look-up and then one transaction of 4
+statements and its COMMIT: the customer locked, with the program's rules read in the same statement (parsed once and
+kept while the stored value is the same); under the lock one look for the order, the member's rolling spend (for the
+tier) and whether any campaign runs that day (only on such days a fifth statement reads them); one statement
+(`order_batches.record_one`, PostgreSQL's data-modifying CTEs) that writes the customer's new balance, lifetime
+points, first purchase and tier, the order, its ledger lot (key `erp:order:<order_id>`) and its notifications
+(points earned, tier changed); and the audit entry (a prebuilt INSERT, no ORM object). A member with a referral
+bonus pending, an affiliate or owed points goes through the ERP's per-order code (`orders.create_order`) instead;
+both write the same rows. With `Idempotency-Key` three statements more (the claim and its COMMIT in a short
+transaction of their own, so that a retry in flight is told `request_in_progress`, and the stored answer). The sales
+are spread over all the members, as a shop's tills are; "for one member" queues every sale on that member's row
+lock."""
 
 
 def table_rows(f: Figures) -> list[list[str]]:
