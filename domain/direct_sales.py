@@ -23,10 +23,10 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, select, type_coerce
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
-from domain import earning, ledger, order_batches, orders
+from domain import earning, ledger, order_batches, orders, tiers
 from domain.customers import Customer
 from domain.earning import Campaign
 from domain.errors import DomainError, NotFound
@@ -81,18 +81,7 @@ def lock_member(
 # campaigns need no look of their own), in one round trip.
 _KNOWN_SPEND_CAMPAIGNS = select(
     select(Order.id).where(Order.erp_order_id == bindparam("erp_order_id")).scalar_subquery(),
-    select(
-        type_coerce(  # the difference of two sums of money is money (the column type's stored unit)
-            func.coalesce(func.sum(Order.net_amount), 0) - func.coalesce(func.sum(Order.returned_amount), 0),
-            Order.net_amount.type,
-        )
-    )
-    .where(
-        Order.customer_id == bindparam("customer_id"),
-        Order.order_date >= bindparam("since"),
-        Order.status == "completed",
-    )
-    .scalar_subquery(),
+    tiers.SPEND.scalar_subquery(),
     select(func.count(Campaign.id)).where(earning.running_on(bindparam("day"))).scalar_subquery(),
 )
 

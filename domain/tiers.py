@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from domain.customers import Customer
@@ -46,8 +46,15 @@ def progress(tier: str, spend: Decimal, thresholds: dict[str, Decimal]) -> TierP
     return TierProgress(tier, spend, nxt, max(thresholds[nxt] - spend, Decimal(0)))
 
 
-# Built once: every sale runs it, and building it cost more CPU than running it.
-_SPEND = select(func.sum(Order.net_amount), func.sum(Order.returned_amount)).where(
+# Net spend (orders less returns) of ``customer_id`` since ``since``; cancelled orders count nothing. Built
+# once (building it cost more CPU than running it); a till's sale reads it as a scalar subquery beside the
+# order's look-up (``direct_sales``).
+SPEND = select(
+    type_coerce(  # the difference of two sums of money is money (the column type's stored unit)
+        func.coalesce(func.sum(Order.net_amount), 0) - func.coalesce(func.sum(Order.returned_amount), 0),
+        Order.net_amount.type,
+    )
+).where(
     Order.customer_id == bindparam("customer_id"), Order.order_date >= bindparam("since"), Order.status == "completed"
 )
 
@@ -55,8 +62,8 @@ _SPEND = select(func.sum(Order.net_amount), func.sum(Order.returned_amount)).whe
 def rolling_spend(session: Session, customer_id: int, now: dt.datetime, window_days: int) -> Decimal:
     """Net spend (orders less returns) over the window; cancelled orders count nothing."""
     since = now - dt.timedelta(days=window_days)
-    row = session.execute(_SPEND, {"customer_id": customer_id, "since": since}).one()
-    return (row[0] or Decimal(0)) - (row[1] or Decimal(0))
+    spend: Decimal = session.execute(SPEND, {"customer_id": customer_id, "since": since}).scalar_one()
+    return spend
 
 
 def evaluate(
